@@ -64,9 +64,7 @@ def test_readme_has_a_runnable_example() -> None:
     assert python_blocks(ROOT / "README.md"), "README.md has no ```python block"
 
 
-@pytest.mark.parametrize(
-    "path", markdown_files(), ids=[str(p.relative_to(ROOT)) for p in markdown_files()]
-)
+@pytest.mark.parametrize("path", markdown_files(), ids=[str(p.relative_to(ROOT)) for p in markdown_files()])
 def test_markdown_python_blocks_run(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
