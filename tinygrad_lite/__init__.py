@@ -1,0 +1,22 @@
+"""tinygrad_lite: reverse-mode automatic differentiation on numpy, small enough to read in an afternoon.
+
+The engine (recording, topological order, backward) is ``engine.py``; every primitive with its derivative is
+``ops.py``; the Tensor API is ``tensor.py``.
+"""
+
+from . import engine  # noqa: I001 - imported first: it closes the engine <-> tensor import cycle
+from .engine import Function, enable_grad, grad, is_grad_enabled, no_grad
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .tensor import (
+    Tensor, arange, bool_, cat, eye, float32, float64, full, get_default_dtype, int64, manual_seed, ones,
+    ones_like, rand, randn, set_default_dtype, stack, tensor, uniform, where, zeros, zeros_like,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function", "GradcheckError", "Tensor", "arange", "bool_", "cat", "enable_grad", "engine", "eye", "float32",
+    "float64", "full", "get_default_dtype", "grad", "gradcheck", "gradgradcheck", "int64", "is_grad_enabled",
+    "manual_seed", "no_grad", "ones", "ones_like", "rand", "randn", "set_default_dtype", "stack", "tensor",
+    "uniform", "where", "zeros", "zeros_like",
+]

@@ -1,0 +1,360 @@
+"""The autodiff engine: how operations are recorded, and how the chain rule runs backwards.
+
+Everything the engine does fits in four ideas:
+
+1. **Recording.** Every differentiable operation is a :class:`Function`. Calling ``SomeOp.apply(...)`` runs its
+   ``forward`` on numpy arrays and, when gradients are wanted, keeps the Function instance as the graph node of
+   the result: it remembers its inputs and whatever ``forward`` saved for ``backward``.
+2. **Order.** ``backward()`` sorts the recorded nodes so that a tensor is handled only after every tensor that
+   was computed from it (a reverse topological order, found iteratively so deep graphs cannot overflow the stack).
+3. **Chain rule.** Walking that order, each node turns the gradient of its output into gradients of its inputs;
+   the gradients of a tensor used in several places are added up; leaves keep theirs in ``.grad``.
+4. **Broadcasting's reverse.** An input that numpy broadcast gets a gradient of the broadcast shape; the engine
+   sums it back to the input's shape in one place, :func:`_fit_to`, so no operation repeats that logic.
+
+Higher-order derivatives come for free: with ``create_graph=True`` the same backward formulas run on Tensors
+instead of numpy arrays, so the backward pass is itself recorded and can be differentiated again.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------------------------------
+# Gradient mode
+# --------------------------------------------------------------------------------------------------------------
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations on tensors that require gradients are being recorded."""
+    return _grad_enabled
+
+
+class _GradMode:
+    """Sets gradient recording on or off inside a ``with`` block or a decorated function."""
+
+    enabled: bool
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801 - named like torch.no_grad
+    """Context manager and decorator: record nothing (inference, optimizer updates)."""
+
+    enabled = False
+
+
+class enable_grad(_GradMode):  # noqa: N801 - named like torch.enable_grad
+    """Context manager and decorator: record again, e.g. inside a ``no_grad`` block."""
+
+    enabled = True
+
+
+class _set_grad_enabled(_GradMode):  # noqa: N801
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Function: one recorded operation, and the node it leaves in the graph
+# --------------------------------------------------------------------------------------------------------------
+
+_RELEASED = object()  # marks a node whose saved arrays were freed by a backward without retain_graph
+
+
+class Function:
+    """A differentiable operation. Subclass it with two static methods:
+
+    - ``forward(ctx, *args, **kwargs)`` computes the result from numpy arrays (each Tensor argument arrives as
+      its ``.data``) and may call ``ctx.save_for_backward(...)``.
+    - ``backward(ctx, grad_output)`` returns the gradient for each positional argument of ``forward`` (a tuple,
+      or a single value when there is one argument; ``None`` for arguments that are not Tensors).
+
+    ``backward`` receives numpy arrays. When a caller asks for ``create_graph=True`` it receives Tensors instead
+    (``ctx.saved_tensors`` then holds the input and output Tensors in place of their arrays), so the formula,
+    written once with operators and the functions of ``ctx.xp``, is recorded and can be differentiated again.
+
+    The instance is both PyTorch's ``ctx`` and the graph node: ``tensor.grad_fn`` returns it.
+    """
+
+    # inputs: one entry per positional argument of forward, the Tensor or None
+    # saved: what forward saved for backward (_RELEASED once freed)
+    __slots__ = ("inputs", "saved", "needs_input_grad", "__dict__")
+
+    xp: Any  # the array namespace backward formulas use: numpy's, or the Tensor one under create_graph
+
+    @staticmethod
+    def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Function, grad_output: Any) -> Any:
+        raise NotImplementedError
+
+    def save_for_backward(self, *values: Any) -> None:
+        self.saved = values
+
+    @property
+    def saved_tensors(self) -> tuple:
+        return self.saved
+
+    @property
+    def next_functions(self) -> tuple:
+        """The nodes that made this node's inputs (``None`` for leaves and constants), as in PyTorch."""
+        return tuple(None if t is None else t._node for t in self.inputs)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
+        """Run ``forward`` and, if any Tensor argument requires a gradient, record the node."""
+        ctx = object.__new__(cls)
+        ctx.saved = ()
+        try:
+            out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+        except (ValueError, IndexError, TypeError) as error:  # say which operation, on which shapes
+            shapes = " and ".join(str(a.shape) for a in args if isinstance(a, Tensor))
+            message = f"{cls.__name__.lower()}: {str(error).strip()} (input shapes: {shapes})"
+            raise next(k for k in (IndexError, ValueError, TypeError) if isinstance(error, k))(message) from None
+        if type(out) is not np.ndarray:  # numpy returns scalars from 0-d operations; keep arrays throughout
+            array = np.asarray(out)
+            ctx.saved = tuple(array if s is out else s for s in ctx.saved)
+            out = array
+        result = Tensor._make(out)
+        if _grad_enabled:
+            needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            if True in needs:
+                ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+                ctx.needs_input_grad = needs
+                result.requires_grad = True
+                result._node = ctx
+        return result
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Backward
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
+    """Every tensor that requires a gradient and leads to ``roots``, each listed after all of its inputs.
+
+    Iterative depth-first search: a tensor is appended once all of its inputs have been appended. An explicit
+    stack instead of recursion lets a chain of 100,000 operations be differentiated.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots) if r.requires_grad]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        node = tensor._node
+        if node is not None:
+            for parent in node.inputs:
+                if parent is not None and parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def _fit_to(grad: Any, tensor: Tensor, xp: Any) -> Any:
+    """Make a gradient match its tensor: sum out the axes broadcasting added or stretched, and cast the dtype
+    (a float32 input combined with a float64 one gets a float32 gradient). The one place for both."""
+    if grad.shape != tensor.data.shape:
+        grad = xp.sum_to(grad, tensor.data.shape)
+    if grad.dtype != tensor.data.dtype:
+        grad = xp.astype(grad, tensor.data.dtype)
+    return grad
+
+
+def _call_backward(node: Function, output: Tensor, grad: Any, create_graph: bool) -> tuple:
+    """Apply one node's backward formula, on numpy arrays or, for higher order, on Tensors."""
+    if node.saved is _RELEASED:
+        raise RuntimeError(
+            f"Trying to backward through the graph a second time (at {type(node).__name__}): its saved values "
+            "were freed after the first backward. Pass retain_graph=True to the first backward() if you "
+            "need to run backward twice."
+        )
+    if not create_graph:
+        grads = node.backward(node, grad)
+    else:
+        # Swap each saved array for the Tensor it came from, so the formula records a differentiable graph.
+        arrays = node.saved
+        by_id = {id(t.data): t for t in (*node.inputs, output) if t is not None}
+        node.saved = tuple(by_id.get(id(a), a) for a in arrays)
+        node.xp = TENSOR_MATH
+        try:
+            grads = node.backward(node, grad)
+        finally:
+            node.saved = arrays
+            del node.xp
+    return grads if type(grads) is tuple else (grads,)
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    capture: Sequence[Tensor] | None = None,
+) -> dict[int, Any]:
+    """Propagate ``root_grads`` from ``roots`` back through the graph.
+
+    Without ``capture`` the gradients of leaves (and of tensors that called ``retain_grad``) are added to their
+    ``.grad``. With ``capture`` nothing is written; the gradients of those tensors are returned by ``id``.
+    Gradients are numpy arrays, or Tensors when ``create_graph`` is set.
+    """
+    xp = TENSOR_MATH if create_graph else NUMPY_MATH
+    order = _topological_order(roots)
+    pending: dict[int, Any] = {}
+    for root, grad in zip(roots, root_grads):
+        if root.requires_grad:
+            pending[id(root)] = grad if id(root) not in pending else pending[id(root)] + grad
+    wanted = None if capture is None else {id(t) for t in capture}
+    captured: dict[int, Any] = {}
+    handed_out: set[int] = set()
+    with _set_grad_enabled(create_graph):
+        for tensor in reversed(order):
+            grad = pending.pop(id(tensor), None)
+            if grad is None:
+                continue
+            node = tensor._node
+            if wanted is not None:
+                if id(tensor) in wanted:
+                    captured[id(tensor)] = grad
+            elif node is None or tensor._retains_grad:
+                _accumulate(tensor, grad, create_graph, handed_out)
+            if node is None:
+                continue
+            input_grads = _call_backward(node, tensor, grad, create_graph)
+            if not retain_graph:
+                node.saved = _RELEASED
+            for parent, parent_grad in zip(node.inputs, input_grads):
+                if parent is None or parent_grad is None or not parent.requires_grad:
+                    continue
+                parent_grad = _fit_to(parent_grad, parent, xp)
+                previous = pending.get(id(parent))
+                pending[id(parent)] = parent_grad if previous is None else previous + parent_grad
+    return captured
+
+
+def _accumulate(tensor: Tensor, grad: Any, create_graph: bool, handed_out: set[int]) -> None:
+    """Add ``grad`` into ``tensor.grad``. A numpy gradient is stored only if nothing else holds it, so a user
+    who edits ``p.grad.data`` in place can never change another tensor's gradient."""
+    if create_graph:
+        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+        return
+    if tensor.grad is not None:
+        tensor.grad = Tensor._make(tensor.grad.data + grad)
+        return
+    if grad.base is not None or not grad.flags.writeable or id(grad) in handed_out:
+        grad = grad.copy()
+    handed_out.add(id(grad))
+    tensor.grad = Tensor._make(grad)
+
+
+def _as_root_grad(root: Tensor, gradient: Any, create_graph: bool, what: str) -> Any:
+    """The starting gradient for ``root``: ones for a scalar, else the given one, checked against its shape."""
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"{what}: grad can be implicitly created only for scalar outputs; got a tensor of shape "
+                f"{root.shape}. Pass gradient= (the vector in the vector-Jacobian product)."
+            )
+        data = np.ones(root.data.shape, root.data.dtype)
+    elif isinstance(gradient, Tensor):
+        if create_graph:
+            _check_grad_shape(gradient.shape, root.shape, what)
+            return gradient
+        data = np.array(gradient.data, dtype=root.data.dtype)
+    else:
+        data = np.array(gradient, dtype=root.data.dtype)
+    _check_grad_shape(data.shape, root.shape, what)
+    return Tensor._make(data) if create_graph else data
+
+
+def _check_grad_shape(grad_shape: tuple, shape: tuple, what: str) -> None:
+    if tuple(grad_shape) != tuple(shape):
+        raise RuntimeError(f"{what}: gradient of shape {tuple(grad_shape)} does not match the output's shape "
+                           f"{tuple(shape)}")
+
+
+def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+    """Accumulate d(tensor)/d(leaf) into every leaf's ``.grad``; see :meth:`Tensor.backward`."""
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            f"backward: tensor of shape {tensor.shape} does not require grad and has no grad_fn; "
+            "create the inputs with requires_grad=True"
+        )
+    root_grad = _as_root_grad(tensor, gradient, create_graph, "backward")
+    run_backward([tensor], [root_grad], retain_graph or create_graph, create_graph)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned instead of accumulated into ``.grad``,
+    like ``torch.autograd.grad``. With ``create_graph=True`` the results are differentiable."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor) or isinstance(grad_outputs, np.ndarray):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")
+    for i, t in enumerate(outputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: output {i} (shape {t.shape}) does not require grad and has no grad_fn")
+    root_grads = [_as_root_grad(o, g, create_graph, "grad") for o, g in zip(outputs, grad_outputs)]
+    retain = create_graph if retain_graph is None else retain_graph
+    captured = run_backward(outputs, root_grads, retain, create_graph, capture=inputs)
+    results: list[Tensor | None] = []
+    for i, t in enumerate(inputs):
+        g = captured.get(id(t))
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        results.append(g if g is None or isinstance(g, Tensor) else Tensor._make(g))
+    return tuple(results)
+
+
+# The engine and the Tensor class refer to each other: Tensor methods apply Functions, and Function.apply makes
+# Tensors. Importing here, after everything above is defined, resolves the cycle.
+from .ops import NUMPY_MATH, TENSOR_MATH  # noqa: E402
+from .tensor import Tensor  # noqa: E402

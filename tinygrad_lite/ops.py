@@ -1,0 +1,676 @@
+"""The primitive operations: each one's forward and backward side by side, like a table of derivatives.
+
+Conventions
+-----------
+- ``forward(ctx, ...)`` gets numpy arrays (Python numbers stay numbers) and returns a numpy array.
+- ``backward(ctx, g)`` gets the gradient ``g`` of the output and returns one gradient per positional argument
+  of ``forward``. A gradient may keep the broadcast shape: the engine sums it back to the input's shape and
+  casts it to the input's dtype (``engine._fit_to``), so no operation here repeats that.
+- Backward formulas are written once, with operators and the functions of ``ctx.xp``. For a plain backward,
+  ``ctx.xp`` is :data:`NUMPY_MATH` and everything is numpy; under ``create_graph=True`` it is
+  :data:`TENSOR_MATH` and the same formula builds a differentiable graph (higher-order derivatives).
+- Composite operations (``mean``, ``var``, ``softmax``'s friends built from these, ``stack``, ...) live in
+  ``tensor.py`` and are built from these primitives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .engine import Function
+
+# --------------------------------------------------------------------------------------------------------------
+# Elementwise arithmetic: z = x op y, numpy broadcasting
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Add(Function):
+    """z = x + y;  dz/dx = 1, dz/dy = 1."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        return x + y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    """z = x - y;  dz/dx = 1, dz/dy = -1."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        return x - y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, -g
+
+
+class Mul(Function):
+    """z = x * y;  dz/dx = y, dz/dy = x."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        return (g * y if need_x else None), (g * x if need_y else None)
+
+
+class Div(Function):
+    """z = x / y;  dz/dx = 1/y, dz/dy = -x/y² = -z/y."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        z = x / y
+        ctx.save_for_backward(y, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        y, z = ctx.saved_tensors
+        gx = g / y
+        return gx, (-gx * z if ctx.needs_input_grad[1] else None)
+
+
+class Pow(Function):
+    """z = x ** y;  dz/dx = y·x^(y-1), dz/dy = z·log(x)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        z = x**y
+        ctx.save_for_backward(x, y, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y, z = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        gx = g * y * x ** (y - 1) if need_x else None
+        gy = g * z * ctx.xp.log(x) if need_y else None
+        return gx, gy
+
+
+class Maximum(Function):
+    """z = max(x, y);  the gradient goes to the larger input, split evenly where they tie."""
+
+    _wins, _select = staticmethod(np.greater), staticmethod(np.maximum)
+
+    @classmethod
+    def forward(cls, ctx, x, y):
+        # weight_x: 1 where x is chosen, 0.5 on ties, 0 elsewhere (a constant: its own derivative is zero)
+        weight_x = cls._wins(x, y) + 0.5 * (x == y)
+        ctx.save_for_backward(weight_x.astype(np.result_type(x, y), copy=False))
+        return cls._select(x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        (weight_x,) = ctx.saved_tensors
+        return g * weight_x, g * (1 - weight_x)
+
+
+class Minimum(Maximum):
+    """z = min(x, y);  the gradient goes to the smaller input, split evenly where they tie."""
+
+    _wins, _select = staticmethod(np.less), staticmethod(np.minimum)
+
+
+class Where(Function):
+    """z = cond ? x : y;  the gradient goes to whichever input was picked (``cond`` is a constant mask)."""
+
+    @staticmethod
+    def forward(ctx, cond, x, y):
+        ctx.save_for_backward(cond)
+        return np.where(cond, x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved_tensors
+        return None, ctx.xp.where(cond, g, 0), ctx.xp.where(cond, 0, g)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Elementwise functions of one input
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Neg(Function):
+    """z = -x;  dz/dx = -1."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Exp(Function):
+    """z = e^x;  dz/dx = e^x = z."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = np.exp(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        (z,) = ctx.saved_tensors
+        return g * z
+
+
+class Log(Function):
+    """z = ln x;  dz/dx = 1/x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / x
+
+
+class Sqrt(Function):
+    """z = √x;  dz/dx = 1/(2√x) = 1/(2z)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = np.sqrt(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        (z,) = ctx.saved_tensors
+        return g * 0.5 / z
+
+
+class Abs(Function):
+    """z = |x|;  dz/dx = sign(x) (0 at 0, as in PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * ctx.xp.sign(x)
+
+
+class Sin(Function):
+    """z = sin x;  dz/dx = cos x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * ctx.xp.cos(x)
+
+
+class Cos(Function):
+    """z = cos x;  dz/dx = -sin x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -g * ctx.xp.sin(x)
+
+
+class Tanh(Function):
+    """z = tanh x;  dz/dx = 1 - z²."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = np.tanh(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        (z,) = ctx.saved_tensors
+        return g * (1 - z * z)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """σ(x) = ½ + ½·tanh(x/2): the same function as 1/(1+e^-x), but tanh never overflows, so any finite input
+    gives a finite result without numpy warnings."""
+    z = np.tanh(x * 0.5)
+    z *= 0.5
+    z += 0.5
+    return z
+
+
+class Sigmoid(Function):
+    """z = σ(x) = 1/(1+e^-x);  dz/dx = z(1 - z)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        z = _sigmoid(x)
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        (z,) = ctx.saved_tensors
+        return g * z * (1 - z)
+
+
+class Relu(Function):
+    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.maximum(x, 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return ctx.xp.where(x > 0, g, 0)
+
+
+class LeakyRelu(Function):
+    """z = x if x > 0 else s·x;  dz/dx = 1 or s."""
+
+    @staticmethod
+    def forward(ctx, x, negative_slope):
+        ctx.save_for_backward(x)
+        ctx.negative_slope = negative_slope
+        return np.where(x > 0, x, x * negative_slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return ctx.xp.where(x > 0, g, g * ctx.negative_slope), None
+
+
+class Softplus(Function):
+    """z = ln(1 + e^x);  dz/dx = σ(x). Computed as max(x, 0) + ln(1 + e^-|x|), which never overflows."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * ctx.xp.sigmoid(x)
+
+
+_GELU_C = float(np.sqrt(2.0 / np.pi))
+_GELU_A = 0.044715
+
+
+class Gelu(Function):
+    """z = ½x(1 + tanh u), u = c(x + a·x³) (PyTorch's ``approximate='tanh'``);
+    dz/dx = ½(1 + tanh u) + ½x(1 - tanh² u)·c(1 + 3a·x²)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return 0.5 * x * (1 + np.tanh(_GELU_C * (x + _GELU_A * x * x * x)))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        t = ctx.xp.tanh(_GELU_C * (x + _GELU_A * x * x * x))
+        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GELU_C * (1 + 3 * _GELU_A * x * x))
+
+
+class Clip(Function):
+    """z = min(max(x, low), high);  dz/dx = 1 where low ≤ x ≤ high, else 0 (as in PyTorch's clamp)."""
+
+    @staticmethod
+    def forward(ctx, x, low, high):
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        ctx.save_for_backward(inside)
+        return np.clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx, g):
+        (inside,) = ctx.saved_tensors
+        return ctx.xp.where(inside, g, 0), None, None
+
+
+class Cast(Function):
+    """z = x converted to another dtype. The gradient flows back unchanged; the engine casts it back to x's
+    dtype."""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reductions. `axes` is a tuple of non-negative axes (tensor.py normalises what users pass).
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _kept_shape(shape: tuple, axes: tuple) -> tuple:
+    """The shape a reduction over ``axes`` has with keepdims=True: a 1 in place of each reduced axis."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    """z = Σ x over axes;  dz/dx = 1 for every summed element: g is broadcast back over the summed axes."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.shape, ctx.kept = x.shape, _kept_shape(x.shape, axes)
+        return np.sum(x, axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.xp.broadcast_to(ctx.xp.reshape(g, ctx.kept), ctx.shape), None, None
+
+
+class Max(Function):
+    """z = max x over axes;  the gradient goes to the maximal elements, shared equally among ties."""
+
+    _reduce = staticmethod(np.max)
+
+    @classmethod
+    def forward(cls, ctx, x, axes, keepdim):
+        z = cls._reduce(x, axis=axes, keepdims=True)
+        chosen = x == z
+        share = chosen / np.sum(chosen, axis=axes, keepdims=True)
+        ctx.save_for_backward(share.astype(x.dtype, copy=False))
+        ctx.kept = z.shape
+        return z if keepdim else z.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, g):
+        (share,) = ctx.saved_tensors
+        return ctx.xp.reshape(g, ctx.kept) * share, None, None
+
+
+class Min(Max):
+    """z = min x over axes;  the gradient goes to the minimal elements, shared equally among ties."""
+
+    _reduce = staticmethod(np.min)
+
+
+def _logsumexp_kept(x: np.ndarray, axes: tuple) -> np.ndarray:
+    """log Σ e^x over axes, with keepdims, shifted by the maximum so that no exponential overflows."""
+    m = np.max(x, axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)  # all -inf (or inf) along an axis: shifting by it would give nan
+    return m + np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True))
+
+
+class LogSumExp(Function):
+    """z = log Σ e^x over axes;  dz/dx = e^(x - z) = softmax(x)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        z = _logsumexp_kept(x, axes)
+        ctx.kept = z.shape
+        if not keepdim:
+            z = z.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+        ctx.save_for_backward(x, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        x, z = ctx.saved_tensors
+        xp = ctx.xp
+        return xp.reshape(g, ctx.kept) * xp.exp(x - xp.reshape(z, ctx.kept)), None, None
+
+
+class Softmax(Function):
+    """z = e^x / Σ e^x along an axis;  dx = z ⊙ (g - Σ(g ⊙ z)) along that axis."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        z = e / np.sum(e, axis=axis, keepdims=True)
+        ctx.save_for_backward(z)
+        ctx.axis = axis
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        (z,) = ctx.saved_tensors
+        return z * (g - ctx.xp.sum(g * z, axis=ctx.axis, keepdims=True)), None
+
+
+class LogSoftmax(Function):
+    """z = x - log Σ e^x along an axis;  dx = g - e^z ⊙ Σ g along that axis."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        z = x - _logsumexp_kept(x, (axis,))
+        ctx.save_for_backward(z)
+        ctx.axis = axis
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        (z,) = ctx.saved_tensors
+        xp = ctx.xp
+        return g - xp.exp(z) * xp.sum(g, axis=ctx.axis, keepdims=True), None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Matrix product (both inputs at least 2-D; tensor.py turns 1-D operands into matrices and back)
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Matmul(Function):
+    """Z = X @ Y (batched, batch axes broadcast);  dX = G @ Yᵀ, dY = Xᵀ @ G (ᵀ swaps the last two axes)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x @ y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        swap = ctx.xp.swapaxes
+        return (g @ swap(y, -1, -2) if need_x else None), (swap(x, -1, -2) @ g if need_y else None)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Moving elements around: the gradient is moved back the same way
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Reshape(Function):
+    """z = x with a new shape;  dx = g reshaped back."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.xp.reshape(g, ctx.shape), None
+
+
+class Permute(Function):
+    """z = x with its axes reordered;  dx = g with the inverse order."""
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.inverse = tuple(np.argsort(dims))
+        return np.transpose(x, dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.xp.transpose(g, ctx.inverse), None
+
+
+class Expand(Function):
+    """z = x broadcast to a larger shape (a view, nothing is copied);  dx = g summed over the broadcast axes,
+    which is exactly the engine's shape fitting, so backward hands g back as it is."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+class GetItem(Function):
+    """z = x[index];  dx = zeros of x's shape with g added at index (repeated indices accumulate)."""
+
+    @staticmethod
+    def forward(ctx, x, index, advanced):
+        ctx.shape, ctx.index, ctx.advanced = x.shape, index, advanced
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.xp.index_add(ctx.shape, ctx.index, g, ctx.advanced), None, None
+
+
+class IndexAdd(Function):
+    """z = zeros(shape) with g added at index: the backward of GetItem;  its own backward is g[index]."""
+
+    @staticmethod
+    def forward(ctx, g, shape, index, advanced):
+        ctx.index, ctx.advanced = index, advanced
+        return NUMPY_MATH.index_add(shape, index, g, advanced)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g[ctx.index], None, None, None
+
+
+class Cat(Function):
+    """z = the inputs joined along an axis;  each input's gradient is its slice of g."""
+
+    @staticmethod
+    def forward(ctx, *xs, axis):
+        ctx.axis, ctx.sizes = axis, [x.shape[axis] for x in xs]
+        return np.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        grads, start = [], 0
+        lead = (slice(None),) * ctx.axis
+        for size in ctx.sizes:
+            grads.append(g[(*lead, slice(start, start + size))])
+            start += size
+        return tuple(grads)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The two array namespaces that backward formulas are written against (ctx.xp)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _broadcast_axes(shape: tuple, target: tuple) -> tuple:
+    """The axes of an array of ``shape`` to sum so that it becomes ``target`` (which broadcasts to ``shape``):
+    the leading axes broadcasting prepended, and the axes where ``target`` has a 1."""
+    lead = len(shape) - len(target)
+    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(target) if n == 1 and shape[lead + i] != 1)
+
+
+class _NumpyMath:
+    """Backward formulas on numpy arrays: the fast path of every plain ``backward()``."""
+
+    exp, log, sin, cos, tanh, sign = np.exp, np.log, np.sin, np.cos, np.tanh, np.sign
+    where, sum, broadcast_to, reshape, transpose, swapaxes = (
+        np.where, np.sum, np.broadcast_to, np.reshape, np.transpose, np.swapaxes)
+    sigmoid = staticmethod(_sigmoid)
+
+    @staticmethod
+    def astype(a: np.ndarray, dtype: Any) -> np.ndarray:
+        return a.astype(dtype)
+
+    @staticmethod
+    def sum_to(a: np.ndarray, shape: tuple) -> np.ndarray:
+        return np.sum(a, axis=_broadcast_axes(a.shape, shape), keepdims=True).reshape(shape)
+
+    @staticmethod
+    def index_add(shape: tuple, index: Any, g: np.ndarray, advanced: bool) -> np.ndarray:
+        out = np.zeros(shape, dtype=g.dtype)
+        if advanced:
+            np.add.at(out, index, g)  # unbuffered: an index that repeats accumulates every time
+        else:
+            out[index] += g
+        return out
+
+
+class _TensorMath:
+    """The same functions on Tensors, each a recorded operation: backward formulas become differentiable."""
+
+    exp = staticmethod(lambda a: Exp.apply(a))
+    log = staticmethod(lambda a: Log.apply(a))
+    sin = staticmethod(lambda a: Sin.apply(a))
+    cos = staticmethod(lambda a: Cos.apply(a))
+    tanh = staticmethod(lambda a: Tanh.apply(a))
+    sigmoid = staticmethod(lambda a: Sigmoid.apply(a))
+    sign = staticmethod(lambda a: np.sign(a.data))  # piecewise constant: a constant array, no gradient
+    astype = staticmethod(lambda a, dtype: Cast.apply(a, dtype))
+    reshape = staticmethod(lambda a, shape: Reshape.apply(a, tuple(shape)))
+    transpose = staticmethod(lambda a, axes: Permute.apply(a, tuple(axes)))
+
+    @staticmethod
+    def where(cond: Any, a: Any, b: Any) -> Any:
+        return Where.apply(getattr(cond, "data", cond), a, b)
+
+    @staticmethod
+    def sum(a: Any, axis: Any, keepdims: bool = False) -> Any:
+        axes = tuple(ax % a.ndim for ax in ((axis,) if isinstance(axis, int) else axis))
+        return Sum.apply(a, axes, keepdims)
+
+    @staticmethod
+    def broadcast_to(a: Any, shape: tuple) -> Any:
+        return a if a.shape == tuple(shape) else Expand.apply(a, tuple(shape))
+
+    @staticmethod
+    def swapaxes(a: Any, i: int, j: int) -> Any:
+        dims = list(range(a.ndim))
+        dims[i], dims[j] = dims[j], dims[i]
+        return Permute.apply(a, tuple(dims))
+
+    @staticmethod
+    def sum_to(a: Any, shape: tuple) -> Any:
+        return Reshape.apply(Sum.apply(a, _broadcast_axes(a.shape, shape), True), tuple(shape))
+
+    @staticmethod
+    def index_add(shape: tuple, index: Any, g: Any, advanced: bool) -> Any:
+        return IndexAdd.apply(g, shape, index, advanced)
+
+
+NUMPY_MATH = Function.xp = _NumpyMath
+TENSOR_MATH = _TensorMath

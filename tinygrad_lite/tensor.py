@@ -1,0 +1,765 @@
+"""The Tensor: a numpy array that remembers how it was computed, so gradients can flow back through it.
+
+Methods here check and normalise arguments, then apply a primitive from ``ops.py`` or compose several of them
+(``mean`` is a sum divided by a count, ``var`` is built from ``mean``, ...). The engine in ``engine.py`` does the
+recording and the backward pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import engine
+from .ops import (
+    Abs,
+    Add,
+    Cast,
+    Cat,
+    Clip,
+    Cos,
+    Div,
+    Exp,
+    Expand,
+    Gelu,
+    GetItem,
+    LeakyRelu,
+    Log,
+    LogSoftmax,
+    LogSumExp,
+    Matmul,
+    Max,
+    Maximum,
+    Min,
+    Minimum,
+    Mul,
+    Neg,
+    Permute,
+    Pow,
+    Relu,
+    Reshape,
+    Sigmoid,
+    Sin,
+    Softmax,
+    Softplus,
+    Sqrt,
+    Sub,
+    Sum,
+    Tanh,
+    Where,
+)
+
+# --------------------------------------------------------------------------------------------------------------
+# dtypes
+# --------------------------------------------------------------------------------------------------------------
+
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int64 = np.dtype(np.int64)
+bool_ = np.dtype(np.bool_)
+
+_default_float = float32
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the dtype that Python floats (and float factories) become: ``tl.float32`` (default) or ``tl.float64``."""
+    global _default_float
+    dtype = np.dtype(dtype)
+    if dtype not in (float32, float64):
+        raise TypeError(f"set_default_dtype: only float32 and float64 are supported; got {dtype}")
+    _default_float = dtype
+
+
+def get_default_dtype() -> np.dtype:
+    return _default_float
+
+
+def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
+    """PyTorch's promotion: a float beats any integer or bool as it is (int64 with float32 gives float32);
+    otherwise the wider type wins (float32 with float64 gives float64)."""
+    if a.kind == "f" and b.kind != "f":
+        return a
+    if b.kind == "f" and a.kind != "f":
+        return b
+    return np.promote_types(a, b)
+
+
+def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """A fresh numpy array for ``Tensor(data)``: numpy inputs keep their dtype, Python floats become the default
+    float dtype and Python ints int64."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)):
+        array = np.array(data, dtype=dtype)
+    else:
+        try:
+            array = np.array(data)
+        except ValueError as error:
+            raise ValueError(f"Tensor: cannot make a tensor from {type(data).__name__}: {error}") from None
+        if dtype is not None:
+            array = array.astype(dtype)
+        elif array.dtype.kind == "f":
+            array = array.astype(_default_float, copy=False)
+        elif array.dtype.kind in "iu":
+            array = array.astype(int64, copy=False)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"Tensor: unsupported data of dtype {array.dtype} (numbers and booleans only)")
+    return array
+
+
+def _shape_arg(shape: tuple) -> tuple[int, ...]:
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(n) for n in shape)
+
+
+def _axes(axis: Any, shape: tuple, op: str) -> tuple[int, ...]:
+    """Normalise ``axis`` (None, an int or a tuple of ints, negatives allowed) to sorted non-negative axes."""
+    ndim = len(shape)
+    if axis is None:
+        return tuple(range(ndim))
+    items = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    if ndim == 0 and all(a in (0, -1) for a in items):
+        return ()  # as in PyTorch, axis 0 / -1 of a 0-d tensor is the tensor itself
+    axes = []
+    for a in items:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+            raise ValueError(f"{op}: axis {a!r} is out of range for a tensor of shape {shape}")
+        axes.append(int(a) % ndim)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(axes))
+
+
+def _axis(axis: int, ndim: int, op: str, shape: tuple) -> int:
+    """Normalise one axis of a tensor with ``ndim`` dimensions."""
+    if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+        raise ValueError(f"{op}: axis {axis!r} is out of range for a tensor of shape {shape}")
+    return int(axis) % ndim
+
+
+def _normalize_index(index: Any) -> tuple[tuple, bool]:
+    """Turn an indexing expression into what numpy takes, and say whether it uses advanced indexing.
+    Tensors and lists become arrays; a boolean mask becomes the integer arrays of its True positions."""
+    items = index if isinstance(index, tuple) else (index,)
+    out: list[Any] = []
+    advanced = False
+    for item in items:
+        if isinstance(item, Tensor):
+            item = item.data
+        elif isinstance(item, list):
+            item = np.asarray(item)
+        if isinstance(item, np.ndarray):
+            advanced = True
+            if item.dtype == np.bool_:
+                out.extend(np.nonzero(item))
+                continue
+            if item.dtype.kind not in "iu":
+                raise IndexError(f"getitem: index arrays must hold integers or booleans; got dtype {item.dtype}")
+        elif isinstance(item, (bool, np.bool_)):
+            raise IndexError("getitem: a bare True/False index is not supported; use a boolean array")
+        out.append(item)
+    return tuple(out), advanced
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Tensor
+# --------------------------------------------------------------------------------------------------------------
+
+Scalar = int | float | bool
+
+
+class Tensor:
+    """A numpy array plus what reverse-mode autodiff needs: ``requires_grad``, ``grad`` and the node
+    (``grad_fn``) of the operation that produced it."""
+
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "__weakref__")
+    __array_ufunc__ = None  # `ndarray * Tensor` defers to Tensor.__rmul__ instead of making an object array
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data: np.ndarray = _to_array(data, dtype)
+        self.grad: Tensor | None = None
+        self.requires_grad = False
+        self._node: engine.Function | None = None
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @staticmethod
+    def _make(data: np.ndarray, requires_grad: bool = False) -> Tensor:
+        """Wrap an array without copying or checking: the fast path every operation's result takes."""
+        t = object.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._node = None
+        t._retains_grad = False
+        return t
+
+    # ---- properties -----------------------------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def grad_fn(self) -> engine.Function | None:
+        """The node of the operation that made this tensor; ``None`` for leaves."""
+        return self._node
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors created by the user rather than by a recorded operation."""
+        return self._node is None
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - the name users know
+        """The tensor with its axes reversed (the matrix transpose for 2-D)."""
+        return self.permute(*reversed(range(self.ndim)))
+
+    # ---- conversions ----------------------------------------------------------------------------------------
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self) -> Scalar:
+        if self.data.size != 1:
+            raise ValueError(f"item: only a tensor with one element can be converted; got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return (self[i] for i in range(len(self)))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data)
+
+    __hash__ = object.__hash__  # tensors are identified by identity (== builds an elementwise comparison)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(", precision=4)
+        extras = [f"dtype={self.dtype}"]
+        if self._node is not None:
+            extras.append(f"grad_fn={self._node!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"Tensor({body}, {', '.join(extras)})"
+
+    def astype(self, dtype: Any) -> Tensor:
+        """This tensor in another dtype (differentiable between float dtypes); itself if already that dtype."""
+        dtype = np.dtype(dtype)
+        return self if dtype == self.data.dtype else Cast.apply(self, dtype)
+
+    def float(self) -> Tensor:
+        return self.astype(float32)
+
+    def double(self) -> Tensor:
+        return self.astype(float64)
+
+    # ---- autograd -------------------------------------------------------------------------------------------
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+        """Compute the gradient of this tensor with respect to every leaf that requires one, adding it to the
+        leaves' ``.grad``. A non-scalar tensor needs ``gradient`` (the vector of a vector-Jacobian product)."""
+        engine.backward(self, gradient, retain_graph, create_graph)
+
+    def detach(self) -> Tensor:
+        """The same data, cut off from the graph (shares memory, requires no gradient)."""
+        return Tensor._make(self.data)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad=True needs a floating-point tensor; got dtype {self.data.dtype}")
+        if not flag and self._node is not None:
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use detach() instead")
+        self.requires_grad = flag
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (leaves always keep theirs)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+        self._retains_grad = True
+
+    # ---- arithmetic -----------------------------------------------------------------------------------------
+
+    def __add__(self, other: Any) -> Tensor:
+        return Add.apply(*_pair(self, other))
+
+    def __radd__(self, other: Any) -> Tensor:
+        x, y = _pair(self, other)
+        return Add.apply(y, x)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return Sub.apply(*_pair(self, other))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        x, y = _pair(self, other)
+        return Sub.apply(y, x)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return Mul.apply(*_pair(self, other))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        x, y = _pair(self, other)
+        return Mul.apply(y, x)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        x, y = _pair(self, other)
+        return Div.apply(*_true_division(x, y))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        x, y = _pair(self, other)
+        return Div.apply(*_true_division(y, x))
+
+    def __pow__(self, other: Any) -> Tensor:
+        return Pow.apply(*_pair(self, other))
+
+    def __rpow__(self, other: Any) -> Tensor:
+        x, y = _pair(self, other)
+        return Pow.apply(y if isinstance(y, Tensor) else Tensor._make(np.asarray(y, x.data.dtype)), x)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return self.matmul(other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _as_tensor(other).matmul(self)
+
+    def __neg__(self) -> Tensor:
+        return Neg.apply(self)
+
+    def __abs__(self) -> Tensor:
+        return Abs.apply(self)
+
+    add, sub, mul, div, pow, neg = __add__, __sub__, __mul__, __truediv__, __pow__, __neg__
+
+    # ---- comparisons (no gradient) --------------------------------------------------------------------------
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _compare(np.less, self, other, "<")
+
+    def __le__(self, other: Any) -> Tensor:
+        return _compare(np.less_equal, self, other, "<=")
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _compare(np.greater, self, other, ">")
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _compare(np.greater_equal, self, other, ">=")
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(np.equal, self, other, "==")
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(np.not_equal, self, other, "!=")
+
+    # ---- elementwise functions ------------------------------------------------------------------------------
+
+    def exp(self) -> Tensor:
+        return Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return Sqrt.apply(self)
+
+    def abs(self) -> Tensor:
+        return Abs.apply(self)
+
+    def square(self) -> Tensor:
+        return Mul.apply(self, self)
+
+    def sin(self) -> Tensor:
+        return Sin.apply(self)
+
+    def cos(self) -> Tensor:
+        return Cos.apply(self)
+
+    def tanh(self) -> Tensor:
+        return Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        return Relu.apply(self)
+
+    def softplus(self) -> Tensor:
+        return Softplus.apply(self)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        return LeakyRelu.apply(self, negative_slope)
+
+    def gelu(self) -> Tensor:
+        """GELU, tanh approximation (PyTorch's ``gelu(approximate='tanh')``)."""
+        return Gelu.apply(self)
+
+    def clip(self, min: Scalar | None = None, max: Scalar | None = None) -> Tensor:  # noqa: A002 - API names
+        """Limit values to [min, max]; the gradient passes where min ≤ x ≤ max. Bounds are numbers."""
+        if min is None and max is None:
+            raise ValueError("clip: at least one of min and max must be given")
+        return Clip.apply(self, min, max)
+
+    def maximum(self, other: Any) -> Tensor:
+        return Maximum.apply(*_pair(self, other))
+
+    def minimum(self, other: Any) -> Tensor:
+        return Minimum.apply(*_pair(self, other))
+
+    # ---- reductions -----------------------------------------------------------------------------------------
+
+    def sum(self, axis: Any = None, keepdim: bool = False) -> Tensor:
+        return Sum.apply(self, _axes(axis, self.shape, "sum"), keepdim)
+
+    def mean(self, axis: Any = None, keepdim: bool = False) -> Tensor:
+        axes = _axes(axis, self.shape, "mean")
+        return self.sum(axes, keepdim) / _count(self.shape, axes)
+
+    def var(self, axis: Any = None, keepdim: bool = False, correction: int = 1) -> Tensor:
+        """Σ(x - mean)² / (N - correction): correction=1 is the unbiased sample variance, 0 the population's."""
+        axes = _axes(axis, self.shape, "var")
+        centred = self - self.mean(axes, keepdim=True)
+        return (centred * centred).sum(axes, keepdim) / max(_count(self.shape, axes) - correction, 0)
+
+    def std(self, axis: Any = None, keepdim: bool = False, correction: int = 1) -> Tensor:
+        return self.var(axis, keepdim, correction).sqrt()
+
+    def max(self, axis: Any = None, keepdim: bool = False) -> Tensor:
+        """Largest value over ``axis``; the gradient is shared equally among tied maxima."""
+        return Max.apply(self, _nonempty_axes(self, axis, "max"), keepdim)
+
+    def min(self, axis: Any = None, keepdim: bool = False) -> Tensor:
+        """Smallest value over ``axis``; the gradient is shared equally among tied minima."""
+        return Min.apply(self, _nonempty_axes(self, axis, "min"), keepdim)
+
+    def logsumexp(self, axis: Any, keepdim: bool = False) -> Tensor:
+        """log Σ exp(x) over ``axis``, computed without overflow."""
+        return LogSumExp.apply(self, _nonempty_axes(self, axis, "logsumexp"), keepdim)
+
+    def argmax(self, axis: int | None = None, keepdim: bool = False) -> Tensor:
+        """Index of the largest value (of the flattened tensor when ``axis`` is None). No gradient."""
+        axis = None if axis is None else _axis(axis, self.ndim, "argmax", self.shape)
+        return Tensor._make(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdim), dtype=int64))
+
+    def argmin(self, axis: int | None = None, keepdim: bool = False) -> Tensor:
+        """Index of the smallest value (of the flattened tensor when ``axis`` is None). No gradient."""
+        axis = None if axis is None else _axis(axis, self.ndim, "argmin", self.shape)
+        return Tensor._make(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdim), dtype=int64))
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return Softmax.apply(self, _axis(axis, self.ndim, "softmax", self.shape))
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return LogSoftmax.apply(self, _axis(axis, self.ndim, "log_softmax", self.shape))
+
+    # ---- matrix products ------------------------------------------------------------------------------------
+
+    def matmul(self, other: Any) -> Tensor:
+        """Matrix product with numpy's rules: 1-D operands are treated as a row (left) or a column (right)
+        vector and that axis is dropped from the result; batch axes broadcast."""
+        x, y = _pair(self, _as_tensor(other))
+        if x.ndim == 0 or y.ndim == 0:
+            raise ValueError(f"matmul: both operands need at least one dimension; got shapes {x.shape} and {y.shape}")
+        k_x, k_y = x.shape[-1], y.shape[-2 if y.ndim > 1 else 0]
+        if k_x != k_y:
+            raise ValueError(f"matmul: shapes {x.shape} and {y.shape} are not aligned ({k_x} != {k_y})")
+        if x.ndim >= 2 and y.ndim >= 2:
+            return Matmul.apply(x, y)
+        z = Matmul.apply(x.unsqueeze(0) if x.ndim == 1 else x, y.unsqueeze(-1) if y.ndim == 1 else y)
+        if x.ndim == 1:
+            z = z.squeeze(-2)
+        if y.ndim == 1:
+            z = z.squeeze(-1)
+        return z
+
+    def dot(self, other: Any) -> Tensor:
+        """Inner product of two 1-D tensors."""
+        other = _as_tensor(other)
+        if self.ndim != 1 or other.ndim != 1:
+            raise ValueError(f"dot: needs two 1-D tensors; got shapes {self.shape} and {other.shape}")
+        return self.matmul(other)
+
+    # ---- shapes ---------------------------------------------------------------------------------------------
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """The same elements in a new shape (ints or a tuple; one -1 is inferred)."""
+        return Reshape.apply(self, _shape_arg(shape))
+
+    def permute(self, *dims: Any) -> Tensor:
+        dims = _shape_arg(dims)
+        if sorted(d % self.ndim if self.ndim else d for d in dims) != list(range(self.ndim)) or len(dims) != self.ndim:
+            raise ValueError(f"permute: {dims} is not a permutation of the axes of a tensor of shape {self.shape}")
+        return Permute.apply(self, tuple(d % self.ndim for d in dims))
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        dims = list(range(self.ndim))
+        a, b = _axis(dim0, self.ndim, "transpose", self.shape), _axis(dim1, self.ndim, "transpose", self.shape)
+        dims[a], dims[b] = dims[b], dims[a]
+        return Permute.apply(self, tuple(dims))
+
+    def expand(self, *shape: Any) -> Tensor:
+        """Broadcast to a larger shape without copying; -1 keeps an axis's size. The gradient is summed back."""
+        shape = _shape_arg(shape)
+        lead = len(shape) - self.ndim
+        if lead < 0:
+            raise ValueError(f"expand: cannot expand a tensor of shape {self.shape} to fewer dimensions {shape}")
+        shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(shape))
+        return Expand.apply(self, shape)
+
+    def squeeze(self, axis: Any = None) -> Tensor:
+        """Drop axes of size 1 (all of them, or those in ``axis`` that have size 1, as in PyTorch)."""
+        axes = _axes(axis, self.shape, "squeeze")
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1)))
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        """Insert an axis of size 1 at position ``axis`` (-1 appends)."""
+        axis = _axis(axis, self.ndim + 1, "unsqueeze", self.shape)
+        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge the axes ``start_dim..end_dim`` (inclusive) into one."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start = _axis(start_dim, self.ndim, "flatten", self.shape)
+        end = _axis(end_dim, self.ndim, "flatten", self.shape)
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        merged = math.prod(self.shape[start : end + 1])
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1 :])
+
+    def __getitem__(self, index: Any) -> Tensor:
+        """numpy indexing: ints, slices, None, Ellipsis, integer arrays, lists or tensors, boolean masks.
+        Where an index repeats, the gradients of the repeated elements add up."""
+        index, advanced = _normalize_index(index)
+        return GetItem.apply(self, index, advanced)
+
+    # ---- factories ------------------------------------------------------------------------------------------
+
+    @classmethod
+    def zeros(cls, *shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return _factory(np.zeros(_shape_arg(shape), dtype=dtype or _default_float), requires_grad)
+
+    @classmethod
+    def ones(cls, *shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return _factory(np.ones(_shape_arg(shape), dtype=dtype or _default_float), requires_grad)
+
+    @classmethod
+    def full(cls, shape: Any, value: Scalar, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        return _factory(np.full(shape, value, dtype=dtype or _to_array(value).dtype), requires_grad)
+
+    @classmethod
+    def rand(cls, *shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """Uniform on [0, 1)."""
+        return _factory(_rng.random(_shape_arg(shape)).astype(dtype or _default_float), requires_grad)
+
+    @classmethod
+    def randn(cls, *shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """Standard normal."""
+        return _factory(_rng.standard_normal(_shape_arg(shape)).astype(dtype or _default_float), requires_grad)
+
+    @classmethod
+    def uniform(cls, *shape: Any, low: float = -1.0, high: float = 1.0, dtype: Any = None,
+                requires_grad: bool = False) -> Tensor:
+        """Uniform on [low, high)."""
+        data = _rng.uniform(low, high, _shape_arg(shape)).astype(dtype or _default_float)
+        return _factory(data, requires_grad)
+
+    @classmethod
+    def eye(cls, n: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return _factory(np.eye(n, dtype=dtype or _default_float), requires_grad)
+
+    @classmethod
+    def arange(cls, start: Scalar, stop: Scalar | None = None, step: Scalar = 1, dtype: Any = None,
+               requires_grad: bool = False) -> Tensor:
+        """Evenly spaced values in [start, stop); integers unless an argument or ``dtype`` is a float."""
+        if stop is None:
+            start, stop = 0, start
+        if dtype is None:
+            integral = all(isinstance(v, (int, np.integer)) for v in (start, stop, step))
+            dtype = int64 if integral else _default_float
+        return _factory(np.arange(start, stop, step).astype(dtype), requires_grad)
+
+    @classmethod
+    def zeros_like(cls, t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return _factory(np.zeros(t.shape, dtype=dtype or t.dtype), requires_grad)
+
+    @classmethod
+    def ones_like(cls, t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return _factory(np.ones(t.shape, dtype=dtype or t.dtype), requires_grad)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Helpers for the methods above
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _pair(x: Tensor, other: Any) -> tuple[Tensor, Any]:
+    """The two operands of a binary operation, promoted as PyTorch does. A Python number stays a number and
+    never changes the tensor's dtype (float32 · 2.5 is float32), except that a float turns an integer tensor
+    into the default float dtype. Arrays and lists become constant tensors."""
+    if isinstance(other, Tensor):
+        if other.data.dtype != x.data.dtype:
+            dtype = _promote(x.data.dtype, other.data.dtype)
+            return x.astype(dtype), other.astype(dtype)
+        return x, other
+    if isinstance(other, np.generic):
+        other = other.item()  # numpy scalars count as Python numbers, as in PyTorch
+    if isinstance(other, (int, float)):
+        if isinstance(other, float) and x.data.dtype.kind != "f":
+            x = x.astype(_default_float)
+        return x, other
+    return _pair(x, _as_tensor(other))
+
+
+def _as_tensor(value: Any) -> Tensor:
+    """``value`` as a Tensor: tensors as they are, numpy arrays keep their dtype, numbers and lists follow
+    ``Tensor()``'s rules."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return Tensor._make(value)
+    return Tensor(value)
+
+
+def _true_division(x: Tensor, y: Any) -> tuple[Tensor, Any]:
+    """Dividing integers gives the default float dtype, as in PyTorch."""
+    if x.data.dtype.kind != "f" and (not isinstance(y, Tensor) or y.data.dtype.kind != "f"):
+        x = x.astype(_default_float)
+        y = y.astype(_default_float) if isinstance(y, Tensor) else y
+    return x, y
+
+
+def _compare(fn: Any, x: Tensor, other: Any, symbol: str) -> Tensor:
+    other = other.data if isinstance(other, Tensor) else other
+    try:
+        return Tensor._make(np.asarray(fn(x.data, other)))
+    except ValueError:
+        raise ValueError(f"{symbol}: cannot broadcast shapes {x.shape} and {np.shape(other)}") from None
+
+
+def _count(shape: tuple, axes: tuple) -> int:
+    return math.prod(shape[a] for a in axes)
+
+
+def _nonempty_axes(x: Tensor, axis: Any, op: str) -> tuple[int, ...]:
+    axes = _axes(axis, x.shape, op)
+    if any(x.shape[a] == 0 for a in axes):
+        raise ValueError(f"{op}: cannot reduce an empty axis of a tensor of shape {x.shape}")
+    return axes
+
+
+def _factory(data: np.ndarray, requires_grad: bool) -> Tensor:
+    t = Tensor._make(data)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Make ``rand``, ``randn``, ``uniform`` (and layer initialisation, dropout) reproducible."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def get_rng() -> np.random.Generator:
+    """The generator behind random factories, initialisers and dropout (reset by :func:`manual_seed`)."""
+    return _rng
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Functions of several tensors
+# --------------------------------------------------------------------------------------------------------------
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """The same as ``Tensor(data, requires_grad, dtype)``."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _common_dtype(tensors: Sequence[Tensor]) -> list[Tensor]:
+    dtype = tensors[0].data.dtype
+    for t in tensors[1:]:
+        dtype = _promote(dtype, t.data.dtype)
+    return [t.astype(dtype) for t in tensors]
+
+
+def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis; all other axes must match."""
+    tensors = [_as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: needs at least one tensor")
+    first = tensors[0]
+    axis = _axis(axis, first.ndim, "cat", first.shape) if first.ndim else axis
+    for t in tensors[1:]:
+        if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != axis):
+            raise ValueError(f"cat: tensors must have the same shape except along axis {axis}; "
+                             f"got {first.shape} and {t.shape}")
+    return Cat.apply(*_common_dtype(tensors), axis=axis)
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new axis."""
+    tensors = [_as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor")
+    for t in tensors[1:]:
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: all tensors must have the same shape; got {tensors[0].shape} and {t.shape}")
+    axis = _axis(axis, tensors[0].ndim + 1, "stack", tensors[0].shape)
+    return cat([t.unsqueeze(axis) for t in tensors], axis=axis)
+
+
+def where(cond: Any, x: Any, y: Any) -> Tensor:
+    """Elementwise ``x`` where ``cond`` is true, else ``y``; the gradient flows to the chosen input only."""
+    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: the condition must be boolean; got dtype {cond.dtype}")
+    if not isinstance(x, Tensor) and not isinstance(y, Tensor):
+        x = Tensor(x)
+    if isinstance(x, Tensor):
+        x, y = _pair(x, y)
+    else:
+        y, x = _pair(y, x)
+    return Where.apply(cond, x, y)
+
+
+# The factories as functions too: tl.zeros(2, 3) is Tensor.zeros(2, 3).
+zeros, ones, full = Tensor.zeros, Tensor.ones, Tensor.full
+rand, randn, uniform = Tensor.rand, Tensor.randn, Tensor.uniform
+eye, arange, zeros_like, ones_like = Tensor.eye, Tensor.arange, Tensor.zeros_like, Tensor.ones_like
