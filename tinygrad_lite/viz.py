@@ -1,0 +1,505 @@
+"""Draw the computation graph that ``backward()`` walks, with Graphviz.
+
+:func:`draw_graph` turns the graph behind a tensor into a ``graphviz.Digraph``: one box per tensor (its name when
+known, shape and dtype, optionally its values and gradient), one ellipse per operation, and arrows in data-flow
+order: input tensor → operation → output tensor. It works after ``backward()`` too, which is the usual moment to
+draw: ``draw_graph(loss, params=model, show_grad=True)``.
+
+Grouping operations by layer. The engine records no module information, so when ``params`` is a Module the
+graph is split into one cluster per submodule *after the fact*, from the parameters:
+
+1. an operation that takes a parameter of submodule ``m`` (or a tensor computed from ``m``'s parameters only,
+   such as ``W.T``) belongs to ``m``;
+2. an elementwise operation (its result has the shape of its inputs) whose tensor inputs all come from
+   operations of one submodule ``m`` (plus Python constants) belongs to ``m`` too: this puts the sigmoid after a
+   Linear into the Linear's cluster, while an operation that mixes in an outside tensor (the targets of a loss)
+   or reduces (a ``sum``) is left outside.
+
+For exact grouping, run the forward pass inside :func:`trace_modules`: every operation created while a
+submodule's ``forward`` runs is then tagged with that submodule (the innermost one), and tags win over rule 1-2.
+
+The ``graphviz`` Python package is imported only when drawing (``pip install tinygrad-lite[viz]``); rendering
+also needs Graphviz's ``dot`` program, and :func:`render` says how to install it when it is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import html
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = ["GraphvizNotFoundError", "draw_graph", "render", "scalar_demo", "trace_modules"]
+
+# Colours: one per kind of node, shared by the nodes and the legend.
+_COLORS = {
+    "input": "#dbeafe",  # leaf that needs no gradient: data, targets
+    "leaf": "#bfdbfe",  # leaf that needs a gradient but is not a named parameter
+    "parameter": "#fde68a",
+    "tensor": "#ffffff",  # intermediate result
+    "operation": "#e5e7eb",
+    "output": "#fca5a5",
+}
+_LEGEND = {
+    "input": "input (no grad)",
+    "leaf": "leaf (requires grad)",
+    "parameter": "parameter",
+    "tensor": "intermediate",
+    "operation": "operation",
+    "output": "output",
+}
+_SMALL = 4  # tensors with at most this many elements show their values; larger ones a summary
+_MODULE_TAG = "_viz_module"  # attribute trace_modules sets on graph nodes: (submodule name, class name)
+
+_INSTALL_GRAPHVIZ = (
+    "Rendering a graph needs Graphviz's `dot` program, which was not found on PATH. Install Graphviz:\n"
+    "  Debian/Ubuntu: sudo apt-get install graphviz\n"
+    "  macOS:         brew install graphviz\n"
+    "  conda:         conda install -c conda-forge graphviz\n"
+    "  others:        https://graphviz.org/download/\n"
+    "(draw_graph itself works without it: the returned Digraph's .source is the DOT text.)"
+)
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Rendering was asked for but Graphviz's ``dot`` executable is not installed."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# graphviz, imported lazily
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _graphviz() -> Any:
+    try:
+        import graphviz
+    except ImportError:
+        raise ImportError(
+            "tinygrad_lite.viz needs the graphviz Python package: pip install 'tinygrad-lite[viz]' "
+            "(or pip install graphviz). Rendering also needs the Graphviz programs (apt-get install graphviz, "
+            "brew install graphviz)."
+        ) from None
+    return graphviz
+
+
+@functools.cache
+def _digraph_class() -> type:
+    """A ``graphviz.Digraph`` whose rendering (``render``, ``pipe``, Jupyter display) turns a missing ``dot``
+    into :class:`GraphvizNotFoundError` with installation instructions."""
+    graphviz = _graphviz()
+
+    class Digraph(graphviz.Digraph):
+        def pipe(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().pipe(*args, **kwargs)
+            except graphviz.ExecutableNotFound as error:
+                raise GraphvizNotFoundError(_INSTALL_GRAPHVIZ) from error
+
+        def render(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().render(*args, **kwargs)
+            except graphviz.ExecutableNotFound as error:
+                raise GraphvizNotFoundError(_INSTALL_GRAPHVIZ) from error
+
+    Digraph.__module__ = __name__
+    return Digraph
+
+
+def render(graph: Any, path: str | Path) -> Path:
+    """Write ``graph`` to ``path`` in the format its extension names (``.svg``, ``.png``, ``.pdf``; ``.gv`` or
+    ``.dot`` write the DOT source and need no Graphviz). Raises :class:`GraphvizNotFoundError` with installation
+    instructions when the ``dot`` program is missing."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt in ("gv", "dot"):
+        path.write_text(graph.source, encoding="utf-8")
+        return path
+    if fmt not in ("svg", "png", "pdf"):
+        raise ValueError(f"render: cannot tell the format from {str(path)!r}; use a .svg, .png, .pdf or .gv file")
+    graphviz = _graphviz()
+    try:
+        data = graph.pipe(format=fmt)
+    except graphviz.ExecutableNotFound as error:
+        raise GraphvizNotFoundError(_INSTALL_GRAPHVIZ) from error
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Modules, seen only through their public API
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _is_module(obj: Any) -> bool:
+    return callable(getattr(obj, "named_parameters", None)) and not isinstance(obj, Mapping)
+
+
+def _named_modules(module: Any) -> dict[str, Any]:
+    """Dotted name → submodule, the root under ``""``. Uses ``named_modules()`` when the Module has it, else
+    walks ``children()`` and finds each child's attribute name (also inside lists, tuples and dicts)."""
+    if callable(getattr(module, "named_modules", None)):
+        return dict(module.named_modules())
+    found: dict[str, Any] = {"": module}
+    seen = {id(module)}
+    stack = [("", module)]
+    while stack:
+        prefix, parent = stack.pop()
+        children = list(parent.children()) if callable(getattr(parent, "children", None)) else []
+        if not children:
+            continue
+        child_ids = {id(c) for c in children}
+        named: list[tuple[str, Any]] = []
+        attrs = getattr(parent, "_modules", None)
+        items = list(attrs.items()) if isinstance(attrs, Mapping) else list(vars(parent).items())
+        named += [(attr, value) for attr, value in items if id(value) in child_ids]
+        for attr, value in items:  # then public containers: self.layers = [Linear(...), ...]
+            if attr.startswith("_"):
+                continue
+            if isinstance(value, (list, tuple)):
+                named += [(f"{attr}.{i}", v) for i, v in enumerate(value) if id(v) in child_ids]
+            elif isinstance(value, Mapping):
+                named += [(f"{attr}.{k}", v) for k, v in value.items() if id(v) in child_ids]
+        for i, child in enumerate(children):  # children reachable by no attribute: name them by position
+            if all(c is not child for _, c in named):
+                named.append((str(i), child))
+        for attr, child in named:
+            if id(child) not in seen:
+                seen.add(id(child))
+                name = f"{prefix}.{attr}" if prefix else attr
+                found[name] = child
+                stack.append((name, child))
+    return found
+
+
+def _named_tensors(params: Any) -> dict[int, str]:
+    """``id(tensor)`` → name, from a Module (``named_parameters()``) or a name → Tensor mapping."""
+    if params is None:
+        return {}
+    pairs = params.items() if isinstance(params, Mapping) else params.named_parameters()
+    names: dict[int, str] = {}
+    for name, tensor in pairs:
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"draw_graph: params[{name!r}] is a {type(tensor).__name__}, not a Tensor")
+        names.setdefault(id(tensor), str(name))
+    return names
+
+
+@contextlib.contextmanager
+def trace_modules(module: Any) -> Iterator[None]:
+    """Tag the graph nodes each submodule creates, so :func:`draw_graph` clusters them exactly.
+
+    Inside the ``with`` block each submodule's ``forward`` is wrapped: when it returns, the operations between
+    its tensor arguments and its result are tagged with the submodule's dotted name (the innermost submodule
+    wins). Operations on tensors that reach ``forward`` other than as arguments are tagged too. Usage::
+
+        with viz.trace_modules(model):
+            loss = loss_fn(model(x), y)
+        draw_graph(loss, params=model)
+    """
+    wrapped: list[tuple[Any, bool, Any]] = []
+    try:
+        for name, sub in _named_modules(module).items():
+            if not name or not callable(getattr(sub, "forward", None)):
+                continue
+            own = vars(sub).get("forward") if hasattr(sub, "__dict__") else None
+            object.__setattr__(sub, "forward", _tagging_forward(sub.forward, (name, type(sub).__name__)))
+            wrapped.append((sub, own is not None, own))
+        yield
+    finally:
+        for sub, had_own, own in reversed(wrapped):
+            if had_own:
+                object.__setattr__(sub, "forward", own)
+            else:
+                object.__delattr__(sub, "forward")
+
+
+def _tagging_forward(forward: Any, tag: tuple[str, str]) -> Any:
+    @functools.wraps(forward)
+    def tagged(*args: Any, **kwargs: Any) -> Any:
+        result = forward(*args, **kwargs)
+        stop = {id(t) for t in _tensors_in((args, kwargs))}
+        stack = list(_tensors_in(result))
+        seen: set[int] = set()
+        while stack:
+            tensor = stack.pop()
+            node = tensor.grad_fn
+            if id(tensor) in stop or node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            if getattr(node, _MODULE_TAG, None) is None:
+                setattr(node, _MODULE_TAG, tag)
+            stack += [t for t in node.inputs if t is not None]
+        return result
+
+    return tagged
+
+
+def _tensors_in(value: Any) -> list[Tensor]:
+    """The Tensors in a value: itself, or the items of (nested) tuples, lists and dict values."""
+    found: list[Tensor] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, Tensor):
+            found.append(v)
+        elif isinstance(v, (list, tuple)):
+            stack += v
+        elif isinstance(v, Mapping):
+            stack += list(v.values())
+    return found
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The graph
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _walk(roots: Sequence[Tensor]) -> tuple[list[Tensor], dict[int, Tensor]]:
+    """Every tensor behind ``roots``, each after all of its inputs (iterative DFS: deep chains are fine),
+    and ``id(node)`` → the tensor it produced."""
+    order: list[Tensor] = []
+    produced: dict[int, Tensor] = {}
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        node = tensor.grad_fn
+        if node is not None:
+            produced.setdefault(id(node), tensor)
+            for parent in reversed(node.inputs):
+                if parent is not None and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order, produced
+
+
+def _attribute_ops(
+    order: list[Tensor], names: dict[int, str], module_names: set[str]
+) -> dict[int, str | None]:
+    """``id(node)`` → the submodule name its operation belongs to (rules 1-2 of the module docstring)."""
+    owner_of_tensor: dict[int, str] = {}  # params, and tensors computed from one submodule's params only
+    op_module: dict[int, str | None] = {}
+    for tensor in order:
+        node = tensor.grad_fn
+        if node is None:
+            name = names.get(id(tensor))
+            module = name.rpartition(".")[0] if name else ""
+            if module in module_names and module:
+                owner_of_tensor[id(tensor)] = module
+            continue
+        inputs = [t for t in node.inputs if t is not None]
+        direct = [owner_of_tensor[id(t)] for t in inputs if id(t) in owner_of_tensor]
+        if direct:
+            module = direct[0]
+            if len(direct) == len(inputs) and len(set(direct)) == 1:
+                owner_of_tensor[id(tensor)] = module  # e.g. W.T: still "the weights of module"
+        elif all(t.shape == tensor.shape for t in inputs):  # elementwise: an activation, a scaling
+            upstream = {op_module.get(id(t.grad_fn)) if t.grad_fn is not None else None for t in inputs}
+            module = upstream.pop() if len(upstream) == 1 else None
+        else:  # a reduction or reshape after a layer (a loss, say) is not part of it
+            module = None
+        op_module[id(node)] = module
+    return op_module
+
+
+def _fmt(array: np.ndarray) -> str:
+    if array.dtype == np.bool_ or np.issubdtype(array.dtype, np.integer):
+        return np.array2string(array, separator=", ")
+    if array.ndim == 0:
+        return f"{float(array):.4f}"
+    return np.array2string(array, precision=4, separator=", ", floatmode="fixed", suppress_small=True)
+
+
+def _summary(label: str, value: Any) -> str:
+    if value is None:
+        return f"{label} None"
+    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    if array.size <= _SMALL:
+        return f"{label} {' '.join(_fmt(array).split())}"
+    a = array.astype(np.float64)
+    return f"{label} mean {a.mean():.4f} norm {np.linalg.norm(a.ravel()):.4f}"
+
+
+def _record_escape(text: str) -> str:
+    """Escape what a Graphviz record label treats as structure."""
+    return re.sub(r'([{}|<>"\\])', r"\\\1", text)
+
+
+def _tensor_label(tensor: Tensor, name: str, show_data: bool, show_grad: bool, rankdir: str) -> str:
+    """A record label whose fields read left to right whatever the direction of the graph."""
+    shape = "scalar" if tensor.ndim == 0 else str(tuple(tensor.shape))
+    fields = [name, f"{shape} {tensor.dtype}"] if name else [f"{shape} {tensor.dtype}"]
+    if show_data:
+        fields.append(_summary("data", tensor))
+    if show_grad and (tensor.grad is not None or (tensor.grad_fn is None and tensor.requires_grad)):
+        fields.append(_summary("grad", tensor.grad))  # intermediates keep a grad only after retain_grad()
+    label = " | ".join(_record_escape(f) for f in fields)
+    return "{ " + label + " }" if rankdir.upper() in ("LR", "RL") else label
+
+
+def _kind(tensor: Tensor, is_root: bool, named_param: bool) -> str:
+    if is_root:
+        return "output"
+    if tensor.grad_fn is not None:
+        return "tensor"
+    if named_param:
+        return "parameter"
+    return "leaf" if tensor.requires_grad else "input"
+
+
+def _cluster_id(name: str, taken: set[str]) -> str:
+    base = "cluster_" + (re.sub(r"\W", "_", name) or "root")
+    cid, i = base, 1
+    while cid in taken:
+        i += 1
+        cid = f"{base}_{i}"
+    taken.add(cid)
+    return cid
+
+
+def draw_graph(
+    root: Tensor | Sequence[Tensor],
+    params: Any = None,
+    show_data: bool = False,
+    show_grad: bool = False,
+    rankdir: str = "LR",
+) -> Any:
+    """The computation graph behind ``root`` as a ``graphviz.Digraph``.
+
+    One record per tensor (name, shape, dtype, and with ``show_data`` / ``show_grad`` its values and gradient:
+    up to 4 elements in full, larger tensors as mean and norm), one ellipse per operation, edges from input
+    tensor to operation to output tensor; a tensor reached along many paths is drawn once. ``params`` (a Module
+    or a name → Tensor mapping) names tensors; with a Module each submodule's operations and parameters sit in a
+    labelled cluster (see the module docstring for how operations are attributed). Colours and the legend under
+    the graph tell inputs, leaves, parameters, intermediates, operations and the output apart.
+    ``root`` may be a sequence of tensors (several outputs). The graph can be drawn after ``backward()``.
+    """
+    graphviz_digraph = _digraph_class()
+    roots = [root] if isinstance(root, Tensor) else list(root)
+    if not roots or not all(isinstance(r, Tensor) for r in roots):
+        raise TypeError("draw_graph: root must be a Tensor or a sequence of Tensors")
+    names = _named_tensors(params)
+    modules = _named_modules(params) if _is_module(params) else {}
+    order, produced = _walk(roots)
+    root_ids = {id(r) for r in roots}
+
+    # Which cluster every node belongs to: traced tags first, then the parameter rules.
+    inferred = _attribute_ops(order, names, set(modules)) if modules else {}
+    module_class = {name: type(m).__name__ for name, m in modules.items()}
+    cluster_of: dict[str, str | None] = {}  # graph node id → submodule name
+
+    g = graphviz_digraph(name="tinygrad_lite", graph_attr={"rankdir": rankdir, "fontname": "Helvetica"},
+                         node_attr={"fontname": "Helvetica", "fontsize": "11"},
+                         edge_attr={"arrowsize": "0.7"})
+    tensor_ids = {id(t): f"t{i}" for i, t in enumerate(order)}
+    nodes: list[tuple[str, dict[str, str]]] = []
+    edges: list[tuple[str, str]] = []
+    kinds_present: set[str] = set()
+    op_count = 0
+    for tensor in order:
+        tid = tensor_ids[id(tensor)]
+        node = tensor.grad_fn
+        module = None
+        if node is not None and produced.get(id(node)) is tensor:
+            oid = f"op{op_count}"
+            op_count += 1
+            tag = getattr(node, _MODULE_TAG, None)
+            if tag is not None:
+                module = tag[0]
+                module_class.setdefault(tag[0], tag[1])
+            else:
+                module = inferred.get(id(node))
+            nodes.append((oid, {"label": type(node).__name__, "shape": "ellipse", "style": "filled",
+                                "fillcolor": _COLORS["operation"]}))
+            kinds_present.add("operation")
+            cluster_of[oid] = module
+            edges += [(tensor_ids[id(t)], oid) for t in node.inputs if t is not None]
+            edges.append((oid, tid))
+        is_param = id(tensor) in names and node is None and tensor.requires_grad
+        kind = _kind(tensor, id(tensor) in root_ids, is_param)
+        kinds_present.add(kind)
+        name = names.get(id(tensor)) or {"output": "output", "input": "input", "leaf": "leaf"}.get(kind, "")
+        if kind == "parameter" and modules:
+            owner = names[id(tensor)].rpartition(".")[0]
+            module = owner if owner in modules and owner else None
+        label = _tensor_label(tensor, name, show_data, show_grad, rankdir)
+        attrs = {"label": label, "shape": "record", "style": "filled", "fillcolor": _COLORS[kind]}
+        if kind == "output":
+            attrs["penwidth"] = "2"
+        nodes.append((tid, attrs))
+        cluster_of[tid] = module
+
+    # Clusters, nested by dotted name: "layers.0" sits inside "layers" when both are submodules.
+    used = {m for m in cluster_of.values() if m}
+    all_clusters: set[str] = set()
+    for m in used:
+        parts = m.split(".")
+        for k in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:k])
+            if prefix in module_class or prefix == m:
+                all_clusters.add(prefix)
+    graphs = {"": g}
+    taken: set[str] = set()
+    for m in sorted(all_clusters, key=lambda s: (s.count("."), s)):
+        cls = module_class.get(m)
+        label = f"{m}: {cls}" if cls else m
+        graphs[m] = graphviz_digraph(name=_cluster_id(m, taken), graph_attr={
+            "label": label, "style": "rounded,dashed", "color": "#6b7280", "fontcolor": "#374151",
+            "labeljust": "l"})
+    for nid, attrs in nodes:
+        m = cluster_of.get(nid)
+        graphs[m if m in graphs else ""].node(nid, **attrs)
+    for m in sorted(all_clusters, key=lambda s: (-s.count("."), s)):  # deepest first, into their parents
+        parent = m.rpartition(".")[0]
+        while parent and parent not in graphs:
+            parent = parent.rpartition(".")[0]
+        graphs[parent].subgraph(graphs[m])
+    for a, b in edges:
+        g.edge(a, b)
+    g.attr(label=_legend(kinds_present), labelloc="b", labeljust="l", fontsize="10")
+    return g
+
+
+def _legend(kinds: set[str]) -> str:
+    """An HTML-like table of the node kinds in this graph, used as the graph's label (no extra nodes)."""
+    cells = "".join(
+        f'<td bgcolor="{_COLORS[k]}">{html.escape(_LEGEND[k])}</td>' for k in _LEGEND if k in kinds
+    )
+    return f'<<table border="0" cellborder="1" cellspacing="3" cellpadding="3"><tr>{cells}</tr></table>>'
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The classic first picture
+# --------------------------------------------------------------------------------------------------------------
+
+
+def scalar_demo(rankdir: str = "LR") -> Any:
+    """The classic first picture of autodiff: one neuron ``o = tanh(x1·w1 + x2·w2 + b)`` after
+    ``o.backward()``, every tensor with its value and gradient."""
+    x1, x2 = Tensor(2.0, requires_grad=True), Tensor(0.0, requires_grad=True)
+    w1, w2 = Tensor(-3.0, requires_grad=True), Tensor(1.0, requires_grad=True)
+    b = Tensor(6.8813735870195432, requires_grad=True)
+    x1w1, x2w2 = x1 * w1, x2 * w2
+    x1w1x2w2 = x1w1 + x2w2
+    n = x1w1x2w2 + b
+    o = n.tanh()
+    for t in (x1w1, x2w2, x1w1x2w2, n, o):
+        t.retain_grad()
+    o.backward()
+    names = {"x1": x1, "x2": x2, "w1": w1, "w2": w2, "b": b, "x1·w1": x1w1, "x2·w2": x2w2,
+             "x1·w1 + x2·w2": x1w1x2w2, "n": n, "o": o}
+    return draw_graph(o, params=names, show_data=True, show_grad=True, rankdir=rankdir)
