@@ -82,7 +82,8 @@ class Div(Function):
 
 
 class Pow(Function):
-    """z = x ** y;  dz/dx = y·x^(y-1), dz/dy = z·log(x)."""
+    """z = x ** y;  dz/dx = y·x^(y-1), dz/dy = z·log(x). At x = 0 both are 0 where the formula would give
+    0·inf (y = 0 in dz/dx, y ≥ 0 in dz/dy), as in PyTorch."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -94,8 +95,13 @@ class Pow(Function):
     def backward(ctx, g):
         x, y, z = ctx.saved_tensors
         need_x, need_y = ctx.needs_input_grad
-        gx = g * y * x ** (y - 1) if need_x else None
-        gy = g * z * ctx.xp.log(x) if need_y else None
+        xp, zero_base = ctx.xp, np.asarray(x) == 0
+        gx = gy = None
+        if need_x:
+            singular = zero_base & (np.asarray(y) == 0)  # 0·0^(-1): use 0^0 instead, y·0^0 = 0
+            gx = g * y * x ** (xp.where(singular, 0, y - 1) if singular.any() else y - 1)
+        if need_y:
+            gy = g * z * xp.log(xp.where(zero_base, 1, x) if zero_base.any() else x)
         return gx, gy
 
 
