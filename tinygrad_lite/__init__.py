@@ -11,12 +11,14 @@ from .tensor import (
     Tensor, arange, bool_, cat, eye, float32, float64, full, get_default_dtype, int64, manual_seed, ones,
     ones_like, rand, randn, set_default_dtype, stack, tensor, uniform, where, zeros, zeros_like,
 )
+from . import nn, optim
+from .serialization import load, save
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Function", "GradcheckError", "Tensor", "arange", "bool_", "cat", "enable_grad", "engine", "eye", "float32",
     "float64", "full", "get_default_dtype", "grad", "gradcheck", "gradgradcheck", "int64", "is_grad_enabled",
-    "manual_seed", "no_grad", "ones", "ones_like", "rand", "randn", "set_default_dtype", "stack", "tensor",
-    "uniform", "where", "zeros", "zeros_like",
+    "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim", "rand", "randn", "save",
+    "set_default_dtype", "stack", "tensor", "uniform", "where", "zeros", "zeros_like",
 ]

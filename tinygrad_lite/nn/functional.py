@@ -1,0 +1,271 @@
+"""Losses and activations as functions: ``F.mse_loss(out, y)``, ``F.cross_entropy(logits, labels)``, ...
+
+Every loss takes ``reduction='mean' | 'sum' | 'none'`` and is differentiable in the target too wherever
+PyTorch's is (all of them except cross-entropy with class indices). Unlike PyTorch, a loss never broadcasts
+the target against the input: a ``(N,)`` target with a ``(N, 1)`` input is a ``ValueError``, because silently
+broadcasting it to ``(N, N)`` computes a different loss.
+
+Numerical stability: cross-entropy is computed from ``log_softmax`` and BCE-with-logits from softplus, never
+from probabilities, so logits of any finite size give finite losses and gradients.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..engine import Function
+from ..tensor import Tensor, get_rng
+
+__all__ = [
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "l1_loss",
+    "leaky_relu", "linear", "log_softmax", "mse_loss", "relu", "sigmoid", "softmax", "tanh",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _check_reduction(reduction: Any, name: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _tensor(value: Any) -> Tensor:
+    """A Tensor for ``value``: tensors as they are, arrays wrapped without copying, lists and numbers converted."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return Tensor._make(value) if value.dtype.kind in "biuf" else Tensor(value)
+    return Tensor(value)
+
+
+def _float_input(x: Any, name: str) -> Tensor:
+    x = _tensor(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be a floating-point tensor; got dtype {x.dtype}")
+    return x
+
+
+def _check_same_shape(x: Tensor, y: Tensor, name: str) -> None:
+    if x.shape != y.shape:
+        raise ValueError(
+            f"{name}: input shape {x.shape} and target shape {y.shape} differ; losses do not broadcast the "
+            f"target (reshape it, e.g. target.reshape{x.shape})"
+        )
+
+
+def _match_dtypes(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Integer or bool targets take the input's dtype; two float dtypes meet at the wider one."""
+    if y.dtype == x.dtype:
+        return x, y
+    if y.dtype.kind != "f":
+        return x, y.astype(x.dtype)
+    dtype = np.promote_types(x.dtype, y.dtype)
+    return x.astype(dtype), y.astype(dtype)
+
+
+def _elementwise_pair(input: Any, target: Any, reduction: str, name: str) -> tuple[Tensor, Tensor]:
+    _check_reduction(reduction, name)
+    x, y = _float_input(input, name), _tensor(target)
+    _check_same_shape(x, y, name)
+    return _match_dtypes(x, y)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Fused operations: their forward is the numerically careful formula, their backward is written out
+# --------------------------------------------------------------------------------------------------------------
+
+
+class _ClampedLog(Function):
+    """z = max(ln x, -100) (PyTorch's BCE clamps its logs at -100, so a probability of 0 costs 100, not inf);
+    dz/dx = 1/x where ln x > -100, 0 where clamped."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(divide="ignore"):
+            z = np.log(x)
+        unclamped = z > -100
+        ctx.save_for_backward(x, unclamped)
+        return np.maximum(z, -100)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, unclamped = ctx.saved_tensors
+        xp = ctx.xp
+        return xp.where(unclamped, g, 0) / xp.where(unclamped, x, 1)
+
+
+class _BCEWithLogits(Function):
+    """z = softplus(x) - x·y, computed as max(x, 0) - x·y + ln(1 + e^-|x|): no exponential overflows, and
+    for hard labels (y = 0 or 1) the first two terms cancel exactly.  dz/dx = σ(x) - y, dz/dy = -x."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        z = np.log1p(np.exp(-np.abs(x)))
+        z += np.maximum(x, 0)
+        z -= x * y
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        return (g * (ctx.xp.sigmoid(x) - y) if need_x else None), (-g * x if need_y else None)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Losses
+# --------------------------------------------------------------------------------------------------------------
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean squared error: ℓᵢ = (xᵢ - yᵢ)², then mean, sum or none."""
+    x, y = _elementwise_pair(input, target, reduction, "mse_loss")
+    d = x - y
+    return _reduce(d * d, reduction)
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean absolute error: ℓᵢ = |xᵢ - yᵢ| (gradient 0 where xᵢ = yᵢ, as in PyTorch)."""
+    x, y = _elementwise_pair(input, target, reduction, "l1_loss")
+    return _reduce((x - y).abs(), reduction)
+
+
+def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """BCE on probabilities: ℓᵢ = -(yᵢ·log xᵢ + (1 - yᵢ)·log(1 - xᵢ)), each log clamped at -100 as in
+    PyTorch. ``input`` must lie in [0, 1]; prefer :func:`binary_cross_entropy_with_logits` on logits."""
+    x, y = _elementwise_pair(input, target, reduction, "binary_cross_entropy")
+    if x.data.size and not (np.all(x.data >= 0) and np.all(x.data <= 1)):
+        finite = x.data[~np.isnan(x.data)]
+        raise ValueError(
+            "binary_cross_entropy: input values must be probabilities in [0, 1]; got values from "
+            f"{finite.min():g} to {finite.max():g} (for logits use binary_cross_entropy_with_logits)"
+        )
+    loss = -(y * _ClampedLog.apply(x) + (1 - y) * _ClampedLog.apply(1 - x))
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """BCE on logits: ℓᵢ = -(yᵢ·log σ(xᵢ) + (1 - yᵢ)·log(1 - σ(xᵢ))) = softplus(xᵢ) - xᵢ·yᵢ, computed stably
+    for any finite logit."""
+    x, y = _elementwise_pair(input, target, reduction, "binary_cross_entropy_with_logits")
+    return _reduce(_BCEWithLogits.apply(x, y), reduction)
+
+
+def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy on logits of shape ``(N, C)`` (also ``(C,)`` and ``(N, C, d1, ...)``; classes on
+    axis 1, or 0 for 1-D input).
+
+    - Class indices (an integer tensor or array of shape ``(N,)``, resp. ``()`` / ``(N, d1, ...)``):
+      ℓₙ = -log_softmax(x)ₙ,yₙ.
+    - Class probabilities (a float target of the input's shape): ℓₙ = -Σ_c yₙ,c · log_softmax(x)ₙ,c;
+      differentiable in the target.
+
+    ``mean`` averages over the N (·d1·...) samples.
+    """
+    name = "cross_entropy"
+    _check_reduction(reduction, name)
+    x, y = _float_input(input, name), _tensor(target)
+    if x.ndim == 0:
+        raise ValueError(f"{name}: input must have a class axis; got a 0-d tensor")
+    axis = 0 if x.ndim == 1 else 1
+    classes = x.shape[axis]
+    if y.dtype.kind in "iu":
+        expected = x.shape[:axis] + x.shape[axis + 1 :]
+        if y.shape != expected:
+            raise ValueError(
+                f"{name}: class-index target must have shape {expected} for input shape {x.shape}; got target "
+                f"shape {y.shape} (for one-hot or probability targets use a float target of the input's shape)"
+            )
+        labels = y.data
+        if labels.size and (labels.min() < 0 or labels.max() >= classes):
+            raise ValueError(f"{name}: class indices must lie in [0, {classes}); got values from {labels.min()} "
+                             f"to {labels.max()}")
+        logp = x.log_softmax(axis=axis)
+        if x.ndim == 1:
+            picked = logp[labels]
+        elif x.ndim == 2:
+            picked = logp[np.arange(x.shape[0]), labels]
+        else:  # classes to the last axis, then one row per (sample, position)
+            dims = (0, *range(2, x.ndim), 1)
+            rows = logp.permute(*dims).reshape(-1, classes)
+            picked = rows[np.arange(rows.shape[0]), labels.reshape(-1)].reshape(expected)
+        return _reduce(-picked, reduction)
+    if y.dtype.kind != "f":
+        raise TypeError(f"{name}: target must hold integer class indices or float probabilities; got dtype {y.dtype}")
+    if y.shape != x.shape:
+        raise ValueError(
+            f"{name}: probability target must have the input's shape {x.shape}; got target shape {y.shape} "
+            f"(class indices must be an integer tensor of shape {x.shape[:axis] + x.shape[axis + 1:]})"
+        )
+    x, y = _match_dtypes(x, y)
+    return _reduce(-(y * x.log_softmax(axis=axis)).sum(axis=axis), reduction)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Activations and layers as functions
+# --------------------------------------------------------------------------------------------------------------
+
+
+def relu(x: Tensor) -> Tensor:
+    return x.relu()
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return x.sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    return x.tanh()
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return x.leaky_relu(negative_slope)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    return x.softmax(axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    return x.log_softmax(axis)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x @ Wᵀ + b, with W of shape (out_features, in_features)."""
+    y = x @ weight.T
+    return y if bias is None else y + bias
+
+
+def _check_p(p: Any, name: str) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p <= 1:
+        raise ValueError(f"{name}: dropout probability has to be between 0 and 1; got {p!r}")
+    return float(p)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout: in training, zero each element with probability ``p`` and scale the rest by
+    1/(1 - p), so the expected value is unchanged; otherwise return ``x`` itself."""
+    p = _check_p(p, "dropout")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * 0
+    x = _float_input(x, "dropout")
+    keep = get_rng().random(x.shape) >= p
+    return x * Tensor._make(keep.astype(x.dtype) * (1.0 / (1.0 - p)))
