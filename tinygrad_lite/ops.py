@@ -82,8 +82,8 @@ class Div(Function):
 
 
 class Pow(Function):
-    """z = x ** y;  dz/dx = y·x^(y-1), dz/dy = z·log(x). At x = 0 both are 0 where the formula would give
-    0·inf (y = 0 in dz/dx, y ≥ 0 in dz/dy), as in PyTorch."""
+    """z = x ** y;  dz/dx = y·x^(y-1), dz/dy = z·log(x). Both are 0 where the formula would give 0·inf
+    (dz/dx for a constant exponent 0, or y = 0 at x = 0; dz/dy at x = 0 for y ≥ 0), as in PyTorch."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -97,7 +97,9 @@ class Pow(Function):
         need_x, need_y = ctx.needs_input_grad
         xp, zero_base = ctx.xp, np.asarray(x) == 0
         gx = gy = None
-        if need_x:
+        if need_x and isinstance(y, (int, float)) and y == 0:
+            gx = g * 0  # z = x^0 = 1 is constant (y·x^(-1) would be 0·inf at tiny or zero x)
+        elif need_x:
             singular = zero_base & (np.asarray(y) == 0)  # 0·0^(-1): use 0^0 instead, y·0^0 = 0
             gx = g * y * x ** (xp.where(singular, 0, y - 1) if singular.any() else y - 1)
         if need_y:
@@ -396,7 +398,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.shape, ctx.kept = x.shape, _kept_shape(x.shape, axes)
-        return np.sum(x, axis=axes, keepdims=keepdim)
+        return np.add.reduce(x, axis=axes, keepdims=keepdim, dtype=np.int64 if x.dtype == np.bool_ else None)
 
     @staticmethod
     def backward(ctx, g):
@@ -406,13 +408,13 @@ class Sum(Function):
 class Max(Function):
     """z = max x over axes;  the gradient goes to the maximal elements, shared equally among ties."""
 
-    _reduce = staticmethod(np.max)
+    _reduce = np.maximum.reduce
 
     @classmethod
     def forward(cls, ctx, x, axes, keepdim):
         z = cls._reduce(x, axis=axes, keepdims=True)
         chosen = x == z
-        share = chosen / np.sum(chosen, axis=axes, keepdims=True)
+        share = chosen / np.add.reduce(chosen, axis=axes, keepdims=True, dtype=x.dtype)
         ctx.save_for_backward(share.astype(x.dtype, copy=False))
         ctx.kept = z.shape
         return z if keepdim else z.reshape([n for i, n in enumerate(x.shape) if i not in axes])
@@ -426,14 +428,14 @@ class Max(Function):
 class Min(Max):
     """z = min x over axes;  the gradient goes to the minimal elements, shared equally among ties."""
 
-    _reduce = staticmethod(np.min)
+    _reduce = np.minimum.reduce
 
 
 def _logsumexp_kept(x: np.ndarray, axes: tuple) -> np.ndarray:
     """log Σ e^x over axes, with keepdims, shifted by the maximum so that no exponential overflows."""
-    m = np.max(x, axis=axes, keepdims=True)
+    m = np.maximum.reduce(x, axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)  # all -inf (or inf) along an axis: shifting by it would give nan
-    return m + np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True))
+    return m + np.log(np.add.reduce(np.exp(x - m), axis=axes, keepdims=True))
 
 
 class LogSumExp(Function):
@@ -460,8 +462,8 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-        z = e / np.sum(e, axis=axis, keepdims=True)
+        e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+        z = e / np.add.reduce(e, axis=axis, keepdims=True)
         ctx.save_for_backward(z)
         ctx.axis = axis
         return z
@@ -614,9 +616,15 @@ class _NumpyMath:
     """Backward formulas on numpy arrays: the fast path of every plain ``backward()``."""
 
     exp, log, sin, cos, tanh, sign = np.exp, np.log, np.sin, np.cos, np.tanh, np.sign
-    where, sum, broadcast_to, reshape, transpose, swapaxes = (
-        np.where, np.sum, np.broadcast_to, np.reshape, np.transpose, np.swapaxes)
+    where, reshape, transpose, swapaxes = np.where, np.reshape, np.transpose, np.swapaxes
+    sum = np.add.reduce  # np.sum's Python wrapper costs more than the sum itself on small arrays
     sigmoid = staticmethod(_sigmoid)
+
+    @staticmethod
+    def broadcast_to(a: np.ndarray, shape: tuple) -> np.ndarray:
+        out = np.empty(shape, a.dtype)  # a fresh array: faster than np.broadcast_to for small ones, and writable
+        out[...] = a
+        return out
 
     @staticmethod
     def astype(a: np.ndarray, dtype: Any) -> np.ndarray:
@@ -624,7 +632,7 @@ class _NumpyMath:
 
     @staticmethod
     def sum_to(a: np.ndarray, shape: tuple) -> np.ndarray:
-        return np.sum(a, axis=_broadcast_axes(a.shape, shape), keepdims=True).reshape(shape)
+        return np.add.reduce(a, axis=_broadcast_axes(a.shape, shape), keepdims=True).reshape(shape)
 
     @staticmethod
     def index_add(shape: tuple, index: Any, g: np.ndarray, advanced: bool) -> np.ndarray:
