@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint dot clean
+.PHONY: demo test lint docs-images dot clean
 
 demo: $(STAMP) dot
 	MPLBACKEND=Agg $(PY) -m tinygrad_lite iris --plot loss.png
@@ -21,6 +21,10 @@ test: $(STAMP) dot
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# The computation-graph pictures in docs/images/ (see docs/visualization.md).
+docs-images: $(STAMP) dot
+	$(PY) examples/graph_demo.py --docs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

@@ -384,3 +384,14 @@ def test_viz_does_not_import_graphviz_at_import_time() -> None:
 def test_dtype_is_shown() -> None:
     a = Tensor([1.0, 2.0], requires_grad=True, dtype=tl.float64)
     assert "(2,) float64" in viz.draw_graph(a.sum()).source
+
+
+@needs_dot
+def test_example_script_renders_both_pictures(tmp_path: Path) -> None:
+    import runpy
+
+    demo = runpy.run_path(str(Path(__file__).resolve().parent.parent / "examples" / "graph_demo.py"))
+    demo["main"](["--output", str(tmp_path / "demo.svg"), "--iris", str(tmp_path / "iris.svg")])
+    for name, clusters in ("demo.svg", 0), ("iris.svg", 4):
+        classes = [el.get("class") for el in ET.parse(tmp_path / name).getroot().iter()]
+        assert classes.count("cluster") == clusters and classes.count("node") > 10
