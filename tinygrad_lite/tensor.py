@@ -656,11 +656,11 @@ def _as_tensor(value: Any) -> Tensor:
     return Tensor(value)
 
 
-def _true_division(x: Tensor, y: Any) -> tuple[Tensor, Any]:
-    """Dividing integers gives the default float dtype, as in PyTorch."""
-    if x.data.dtype.kind != "f" and (not isinstance(y, Tensor) or y.data.dtype.kind != "f"):
-        x = x.astype(_default_float)
-        y = y.astype(_default_float) if isinstance(y, Tensor) else y
+def _true_division(x: Any, y: Any) -> tuple[Any, Any]:
+    """Dividing integers gives the default float dtype, as in PyTorch. One operand may be a Python number
+    (``2 / t`` divides a number by a tensor)."""
+    if all(not isinstance(v, Tensor) or v.data.dtype.kind != "f" for v in (x, y)):
+        x, y = (v.astype(_default_float) if isinstance(v, Tensor) else v for v in (x, y))
     return x, y
 
 
