@@ -116,9 +116,9 @@ class _BCEWithLogits(Function):
     @staticmethod
     def forward(ctx, x, y):
         ctx.save_for_backward(x, y)
-        z = np.log1p(np.exp(-np.abs(x)))
-        z += np.maximum(x, 0)
-        z -= x * y
+        z = np.maximum(x, 0)
+        z -= x * y  # first, so that an exact 0 (hard labels) keeps the small log term's precision
+        z += np.log1p(np.exp(-np.abs(x)))
         return z
 
     @staticmethod

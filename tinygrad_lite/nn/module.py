@@ -119,7 +119,7 @@ class Module:
         """``(dotted name, parameter)`` pairs, this module's own first, then each child's in order. A parameter
         shared by several modules is listed once (under its first name) unless ``remove_duplicate=False``."""
         seen: set[int] = set()
-        modules = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
+        modules = self.named_modules(prefix, remove_duplicate) if recurse else iter([(prefix, self)])
         for module_prefix, module in modules:
             for name, param in module._parameters.items():
                 if param is None or (remove_duplicate and id(param) in seen):
@@ -140,13 +140,14 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module (named ``prefix``) and every descendant, depth first, each once."""
+    def named_modules(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """This module (named ``prefix``) and every descendant, depth first; a module reachable by several
+        paths is listed once unless ``remove_duplicate=False``."""
         seen: set[int] = set()
         stack: list[tuple[str, Module]] = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
