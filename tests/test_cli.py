@@ -1,0 +1,137 @@
+"""The command line: ``tinygrad-lite iris`` / ``tinygrad-lite graph`` through ``main([...])``, with few steps."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tinygrad_lite.cli import main, parse_seeds
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
+def test_iris_prints_both_metrics_beside_the_articles(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_cli(capsys, "iris", "--steps", "300", "--quiet")
+    for text in ("art train %", "art val %", "cls train %", "cls val %", "final L", "99.04", "92.86",
+                 "framework", "1 − mean|Y − out|", "classification accuracy", "wall time", "seed 0"):
+        assert text in out, text
+    assert "corrected" not in out.split("wall time")[0].split("article (as printed)")[0]  # one variant only
+
+
+def test_iris_variant_all_is_one_table_saying_which_is_which(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_cli(capsys, "iris", "--variant", "all", "--steps", "200", "--quiet")
+    rows = [line.split()[0] for line in out.splitlines() if line.split() and line.split()[0] in
+            ("framework", "corrected", "article")]
+    assert rows == ["framework", "corrected", "article", "article"]  # three rows and the article's own figures
+    assert "the true sigmoid derivative a(1 − a)" in out
+    assert "the article's derivative σ(a)(1 − σ(a)), exactly as published" in out
+    assert "loss.backward()" in out
+    # framework and corrected compute the same thing: their rows agree
+    table = {line.split()[0]: line.split()[1:6] for line in out.splitlines() if line.startswith(("framework", "corr"))}
+    assert table["framework"] == table["corrected"]
+
+
+@pytest.mark.parametrize("spec, seeds", [("0-2", [0, 1, 2]), ("0,2,3", [0, 2, 3]), ("0-2,7", [0, 1, 2, 7]),
+                                         ("4", [4]), ("1,1-2", [1, 2])])
+def test_parse_seeds(spec: str, seeds: list[int]) -> None:
+    assert parse_seeds(spec) == seeds
+
+
+@pytest.mark.parametrize("spec", ["", "a", "3-1", "-1", "0-", "1.5"])
+def test_parse_seeds_rejects(spec: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_seeds(spec)
+
+
+def test_iris_many_seeds_prints_min_median_max(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_cli(capsys, "iris", "--seeds", "0-2", "--steps", "100", "--quiet")
+    assert "seeds 0-2 (min / median / max)" in out
+    framework = next(line for line in out.splitlines() if line.startswith("framework"))
+    assert framework.count(" / ") == 12  # five figures and the time, three numbers each
+    assert "ARTICLE.md corrected, seeds 0-99" in out and "97.29 / 99.07 / 99.87" in out
+
+
+def test_iris_plot_writes_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "loss.png"
+    out = run_cli(capsys, "iris", "--variant", "all", "--steps", "50", "--quiet", "--plot", str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert str(path) in out
+
+
+@needs_dot
+def test_iris_graph_writes_svg_with_parameter_names(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "graph.svg"
+    run_cli(capsys, "iris", "--steps", "5", "--quiet", "--graph", str(path))
+    svg = path.read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert "0.weight" in svg and "2.weight" in svg
+
+
+@needs_dot
+def test_graph_command_renders_the_scalar_demo(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "demo.svg"
+    out = run_cli(capsys, "graph", "--output", str(path))
+    assert "<svg" in path.read_text() and str(path) in out
+
+
+def test_graph_command_dot_source_needs_no_graphviz(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "demo.gv"
+    run_cli(capsys, "graph", "-o", str(path))
+    assert path.read_text().startswith("digraph")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "required: COMMAND"),
+        (["fly"], "invalid choice: 'fly'"),
+        (["iris", "--variant", "pytorch"], "invalid choice: 'pytorch'"),
+        (["iris", "--steps", "0"], "must be at least 1"),
+        (["iris", "--steps", "many"], "expected an integer"),
+        (["iris", "--lr", "-0.1"], "must be a positive number"),
+        (["iris", "--lr", "fast"], "expected a number"),
+        (["iris", "--hidden", "0"], "must be at least 1"),
+        (["iris", "--dtype", "float16"], "invalid choice: 'float16'"),
+        (["iris", "--seeds", "9-0"], "invalid seed range"),
+        (["iris", "--seed", "1", "--seeds", "0-2"], "not allowed with argument"),
+        (["iris", "--plot", "loss"], "cannot tell the format"),
+        (["iris", "--graph", "graph.txt"], "cannot tell the format"),
+        (["graph", "--output", "x.doc"], "cannot tell the format"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unwritable_plot_path_is_a_clear_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["iris", "--steps", "5", "--quiet", "--plot", str(blocker / "loss.png")]) == 1
+    assert "tinygrad-lite iris: error:" in capsys.readouterr().err
+
+
+def test_other_options(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_cli(capsys, "iris", "--steps", "20", "--lr", "0.5", "--hidden", "7", "--dtype", "float32",
+                  "--seed", "3", "--variant", "corrected", "--quiet")
+    assert "4-7-3" in out and "float32" in out and "lr 0.5" in out and "seed 3" in out and "20 full-batch" in out
+
+
+def test_python_dash_m_runs_the_case_study() -> None:
+    proc = subprocess.run([sys.executable, "-m", "tinygrad_lite", "iris", "--steps", "10", "--quiet"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "99.04" in proc.stdout and "cls train %" in proc.stdout
+    assert proc.stderr == ""  # no progress bar with --quiet
