@@ -481,9 +481,13 @@ class Tensor:
         return Tensor._make(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdim), dtype=int64))
 
     def softmax(self, axis: int = -1) -> Tensor:
+        if self.ndim == 0:  # as in PyTorch, axis 0 / -1 of a 0-d tensor is the tensor itself
+            return self.reshape(1).softmax(_axis(axis, 1, "softmax", self.shape)).reshape(())
         return Softmax.apply(self, _axis(axis, self.ndim, "softmax", self.shape))
 
     def log_softmax(self, axis: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1).log_softmax(_axis(axis, 1, "log_softmax", self.shape)).reshape(())
         return LogSoftmax.apply(self, _axis(axis, self.ndim, "log_softmax", self.shape))
 
     # ---- matrix products ------------------------------------------------------------------------------------
