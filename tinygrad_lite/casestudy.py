@@ -132,7 +132,9 @@ def step_graph(seed: int = 0, hidden: int = 5, dtype: Any = np.float64) -> Any:
 
     s = split_and_init(seed, hidden)
     model = build_model(s.w0, s.w1, dtype)
-    loss = loss_fn(model(Tensor(s.X_train.astype(dtype))), Tensor(s.Y_train.astype(dtype)))
+    with viz.trace_modules(model):  # so each layer's operations are drawn in that layer's box
+        out = model(Tensor(s.X_train.astype(dtype)))
+    loss = loss_fn(out, Tensor(s.Y_train.astype(dtype)))
     loss.backward()
     return viz.draw_graph(loss, params=model)
 
