@@ -5,8 +5,10 @@ Everything the engine does fits in four ideas:
 1. **Recording.** Every differentiable operation is a :class:`Function`. Calling ``SomeOp.apply(...)`` runs its
    ``forward`` on numpy arrays and, when gradients are wanted, keeps the Function instance as the graph node of
    the result: it remembers its inputs and whatever ``forward`` saved for ``backward``.
-2. **Order.** ``backward()`` sorts the recorded nodes so that a tensor is handled only after every tensor that
-   was computed from it (a reverse topological order, found iteratively so deep graphs cannot overflow the stack).
+2. **Order.** A tensor's gradient is complete only once every tensor computed from it has passed its gradient
+   back. Each node carries a sequence number from when it was recorded, always larger than its inputs' nodes';
+   ``backward()`` runs nodes from the newest to the oldest (a heap, no recursion, so deep graphs are fine),
+   which is a reverse topological order of the graph.
 3. **Chain rule.** Walking that order, each node turns the gradient of its output into gradients of its inputs;
    the gradients of a tensor used in several places are added up; leaves keep theirs in ``.grad``.
 4. **Broadcasting's reverse.** An input that numpy broadcast gets a gradient of the broadcast shape; the engine
@@ -19,6 +21,8 @@ instead of numpy arrays, so the backward pass is itself recorded and can be diff
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -80,6 +84,7 @@ class _set_grad_enabled(_GradMode):  # noqa: N801
 # Function: one recorded operation, and the node it leaves in the graph
 # --------------------------------------------------------------------------------------------------------------
 
+_new_object = object.__new__
 _RELEASED = object()  # marks a node whose saved arrays were freed by a backward without retain_graph
 
 
@@ -100,7 +105,8 @@ class Function:
 
     # inputs: one entry per positional argument of forward, the Tensor or None
     # saved: what forward saved for backward (_RELEASED once freed)
-    __slots__ = ("inputs", "saved", "needs_input_grad", "__dict__")
+    # seq: when the node was recorded; a node is always recorded after the nodes of its inputs
+    __slots__ = ("inputs", "saved", "seq", "__dict__")
 
     xp: Any  # the array namespace backward formulas use: numpy's, or the Tensor one under create_graph
 
@@ -120,6 +126,12 @@ class Function:
         return self.saved
 
     @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        """For each positional argument of forward: is it a Tensor that wants a gradient? (lets backward skip
+        work, e.g. the matmul that would give the gradient of a constant input)"""
+        return tuple(t is not None and t.requires_grad for t in self.inputs)
+
+    @property
     def next_functions(self) -> tuple:
         """The nodes that made this node's inputs (``None`` for leaves and constants), as in PyTorch."""
         return tuple(None if t is None else t._node for t in self.inputs)
@@ -130,7 +142,7 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run ``forward`` and, if any Tensor argument requires a gradient, record the node."""
-        ctx = object.__new__(cls)
+        ctx = _new_object(cls)
         ctx.saved = ()
         try:
             out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
@@ -144,44 +156,23 @@ class Function:
             out = array
         result = Tensor._make(out)
         if _grad_enabled:
-            needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-            if True in needs:
-                ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
-                ctx.needs_input_grad = needs
-                result.requires_grad = True
-                result._node = ctx
+            inputs = tuple([a if isinstance(a, Tensor) else None for a in args])
+            for a in inputs:
+                if a is not None and a.requires_grad:
+                    ctx.inputs = inputs
+                    ctx.seq = next(_sequence)
+                    result.requires_grad = True
+                    result._node = ctx
+                    break
         return result
+
+
+_sequence = itertools.count()
 
 
 # --------------------------------------------------------------------------------------------------------------
 # Backward
 # --------------------------------------------------------------------------------------------------------------
-
-
-def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Every tensor that requires a gradient and leads to ``roots``, each listed after all of its inputs.
-
-    Iterative depth-first search: a tensor is appended once all of its inputs have been appended. An explicit
-    stack instead of recursion lets a chain of 100,000 operations be differentiated.
-    """
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots) if r.requires_grad]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        node = tensor._node
-        if node is not None:
-            for parent in node.inputs:
-                if parent is not None and parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
-    return order
 
 
 def _fit_to(grad: Any, tensor: Tensor, xp: Any) -> Any:
@@ -227,42 +218,63 @@ def run_backward(
 ) -> dict[int, Any]:
     """Propagate ``root_grads`` from ``roots`` back through the graph.
 
+    Order: a node may run only once the gradients from all of its consumers have arrived. Every node is
+    recorded after the nodes of its inputs, so running nodes from the most recently recorded to the oldest
+    (a heap keyed by ``-seq``) guarantees that; this is how PyTorch orders its engine too. It needs no
+    recursion and no separate sorting pass, and each node runs once however many paths reach it.
+    Leaves have no node; their gradients are complete once the heap is empty.
+
     Without ``capture`` the gradients of leaves (and of tensors that called ``retain_grad``) are added to their
     ``.grad``. With ``capture`` nothing is written; the gradients of those tensors are returned by ``id``.
     Gradients are numpy arrays, or Tensors when ``create_graph`` is set.
     """
     xp = TENSOR_MATH if create_graph else NUMPY_MATH
-    order = _topological_order(roots)
-    pending: dict[int, Any] = {}
+    pending: dict[int, Any] = {}  # id(tensor) -> the sum of the gradients that reached it so far
+    heap: list[tuple[int, int, Tensor]] = []  # (-seq, id, tensor) for non-leaves that have a pending gradient
+    leaves: list[Tensor] = []
     for root, grad in zip(roots, root_grads):
-        if root.requires_grad:
-            pending[id(root)] = grad if id(root) not in pending else pending[id(root)] + grad
+        _receive(root, grad, pending, heap, leaves)
     wanted = None if capture is None else {id(t) for t in capture}
     captured: dict[int, Any] = {}
     handed_out: set[int] = set()
     with _set_grad_enabled(create_graph):
-        for tensor in reversed(order):
-            grad = pending.pop(id(tensor), None)
-            if grad is None:
-                continue
+        while heap:
+            tensor = heapq.heappop(heap)[2]
+            grad = pending.pop(id(tensor))
             node = tensor._node
             if wanted is not None:
                 if id(tensor) in wanted:
                     captured[id(tensor)] = grad
-            elif node is None or tensor._retains_grad:
+            elif tensor._retains_grad:
                 _accumulate(tensor, grad, create_graph, handed_out)
-            if node is None:
-                continue
             input_grads = _call_backward(node, tensor, grad, create_graph)
             if not retain_graph:
                 node.saved = _RELEASED
             for parent, parent_grad in zip(node.inputs, input_grads):
-                if parent is None or parent_grad is None or not parent.requires_grad:
-                    continue
-                parent_grad = _fit_to(parent_grad, parent, xp)
-                previous = pending.get(id(parent))
-                pending[id(parent)] = parent_grad if previous is None else previous + parent_grad
+                if parent_grad is not None and parent is not None and parent.requires_grad:
+                    _receive(parent, _fit_to(parent_grad, parent, xp), pending, heap, leaves)
+        for leaf in leaves:
+            grad = pending.pop(id(leaf))
+            if wanted is None:
+                _accumulate(leaf, grad, create_graph, handed_out)
+            elif id(leaf) in wanted:
+                captured[id(leaf)] = grad
     return captured
+
+
+def _receive(tensor: Tensor, grad: Any, pending: dict, heap: list, leaves: list) -> None:
+    """Add one incoming gradient for ``tensor``; the first one also schedules the tensor."""
+    key = id(tensor)
+    previous = pending.get(key)
+    if previous is not None:
+        pending[key] = previous + grad
+        return
+    pending[key] = grad
+    node = tensor._node
+    if node is None:
+        leaves.append(tensor)
+    else:
+        heapq.heappush(heap, (-node.seq, key, tensor))
 
 
 def _accumulate(tensor: Tensor, grad: Any, create_graph: bool, handed_out: set[int]) -> None:
@@ -274,8 +286,8 @@ def _accumulate(tensor: Tensor, grad: Any, create_graph: bool, handed_out: set[i
     if tensor.grad is not None:
         tensor.grad = Tensor._make(tensor.grad.data + grad)
         return
-    if grad.base is not None or not grad.flags.writeable or id(grad) in handed_out:
-        grad = grad.copy()
+    if type(grad) is not np.ndarray or grad.base is not None or not grad.flags.writeable or id(grad) in handed_out:
+        grad = np.array(grad)  # a copy (and an array, where numpy gave a 0-d result as a scalar)
     handed_out.add(id(grad))
     tensor.grad = Tensor._make(grad)
 
@@ -350,7 +362,7 @@ def grad(
                 f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
                 "pass allow_unused=True to get None for it"
             )
-        results.append(g if g is None or isinstance(g, Tensor) else Tensor._make(g))
+        results.append(g if g is None or isinstance(g, Tensor) else Tensor._make(np.asarray(g)))
     return tuple(results)
 
 

@@ -267,7 +267,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     """σ(x) = ½ + ½·tanh(x/2): the same function as 1/(1+e^-x), but tanh never overflows, so any finite input
     gives a finite result without numpy warnings."""
     z = np.tanh(x * 0.5)
-    z *= 0.5
+    z *= 0.5  # in place where numpy gave an array (a 0-d input gives a scalar, which is simply rebound)
     z += 0.5
     return z
 
@@ -616,8 +616,12 @@ class _NumpyMath:
     """Backward formulas on numpy arrays: the fast path of every plain ``backward()``."""
 
     exp, log, sin, cos, tanh, sign = np.exp, np.log, np.sin, np.cos, np.tanh, np.sign
-    where, reshape, transpose, swapaxes = np.where, np.reshape, np.transpose, np.swapaxes
-    sum = np.add.reduce  # np.sum's Python wrapper costs more than the sum itself on small arrays
+    where = np.where
+    # Methods rather than np.reshape & co.: numpy's Python wrappers cost more than the work on small arrays.
+    sum = np.add.reduce
+    reshape = staticmethod(lambda a, shape: a.reshape(shape))
+    transpose = staticmethod(lambda a, axes: a.transpose(axes))
+    swapaxes = staticmethod(lambda a, i, j: a.swapaxes(i, j))
     sigmoid = staticmethod(_sigmoid)
 
     @staticmethod
