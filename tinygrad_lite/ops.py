@@ -431,11 +431,20 @@ class Min(Max):
     _reduce = np.minimum.reduce
 
 
-def _logsumexp_kept(x: np.ndarray, axes: tuple) -> np.ndarray:
-    """log Σ e^x over axes, with keepdims, shifted by the maximum so that no exponential overflows."""
+def _shifted_logsumexp(x: np.ndarray, axes: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """log Σ e^x over axes (keepdims) as m + log Σ e^(x - m), with m the maximum, so no exponential overflows.
+    Returns m, x - m and log Σ e^(x - m) separately: log_softmax is (x - m) - log Σ e^(x - m), which keeps
+    the precision that m + log Σ, subtracted from x, would round away for large x."""
     m = np.maximum.reduce(x, axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)  # all -inf (or inf) along an axis: shifting by it would give nan
-    return m + np.log(np.add.reduce(np.exp(x - m), axis=axes, keepdims=True))
+    shifted = x - m
+    return m, shifted, np.log(np.add.reduce(np.exp(shifted), axis=axes, keepdims=True))
+
+
+def _logsumexp_kept(x: np.ndarray, axes: tuple) -> np.ndarray:
+    """log Σ e^x over axes, with keepdims."""
+    m, _, log_sum = _shifted_logsumexp(x, axes)
+    return m + log_sum
 
 
 class LogSumExp(Function):
@@ -479,7 +488,8 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        z = x - _logsumexp_kept(x, (axis,))
+        _, shifted, log_sum = _shifted_logsumexp(x, (axis,))
+        z = shifted - log_sum
         ctx.save_for_backward(z)
         ctx.axis = axis
         return z
