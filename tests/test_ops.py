@@ -93,6 +93,17 @@ def matmul_constant(draw: st.DrawFn) -> Any:
 
 
 @st.composite
+def linear_case(draw: st.DrawFn) -> Any:
+    """F.linear(x, W, b): x of shape (*batch, in) with 0 to 2 batch axes, W (out, in), b (out,) or no bias."""
+    n_in, n_out = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    batch = draw(S.shapes(max_dims=2, max_side=3))
+    arrays = (draw(S.floats((*batch, n_in))), draw(S.floats((n_out, n_in))))
+    if draw(st.booleans()):
+        arrays += (draw(S.floats((n_out,))),)
+    return arrays, {}
+
+
+@st.composite
 def dot_pair(draw: st.DrawFn) -> Any:
     n = draw(st.integers(1, 4))
     return (draw(S.floats((n,))), draw(S.floats((n,)))), {}
@@ -302,6 +313,11 @@ OPS: dict[str, Op] = {
     "matmul": Op(_binary_op(lambda x, y: x @ y, "matmul"), _ref(np.matmul), matmul_pair(method_form=_M)),
     "neg": Op(lambda x, method_form: x.neg() if method_form else -x, _ref(np.negative), unary(method_form=_M)),
     "dot": Op(lambda x, y: x.dot(y), np.dot, dot_pair()),
+    "linear": Op(  # nn.functional.linear: one recorded op (ops.Linear) for x @ Wᵀ + b
+        lambda x, w, *b: tl.nn.functional.linear(x, w, *b),
+        lambda x, w, *b: x @ w.T + (b[0] if b else 0),
+        linear_case(),
+    ),
     # operators with a Python number on either side
     "add_scalar": Op(lambda x, c: x + c, lambda x, c: x + c, with_constant()),
     "radd_scalar": Op(lambda x, c: c + x, lambda x, c: c + x, with_constant()),

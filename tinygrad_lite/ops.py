@@ -522,6 +522,33 @@ class Matmul(Function):
         return (g @ swap(y, -1, -2) if need_x else None), (swap(x, -1, -2) @ g if need_y else None)
 
 
+class Linear(Function):
+    """Y = X @ Wᵀ + b, with W of shape (out, in) and X of shape (..., in): a network layer as one node instead
+    of three (transpose, matmul, add), since per-node overhead dominates small networks.
+    dX = G @ W;  dW = Gᵀ @ X and db = Σ G, both summed over every batch axis of X."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        xp = ctx.xp
+        out_features, in_features = w.shape
+        gx = g @ w if need_x else None
+        gw = None
+        if need_w:  # every batch row contributes an outer product g_row ⊗ x_row
+            gw = xp.swapaxes(xp.reshape(g, (-1, out_features)), 0, 1) @ xp.reshape(x, (-1, in_features))
+        gb = xp.sum(g, axis=tuple(range(g.ndim - 1)), keepdims=False) if need_b else None
+        return gx, gw, gb
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Moving elements around: the gradient is moved back the same way
 # --------------------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Function
+from ..ops import Linear as LinearOp
 from ..tensor import Tensor, get_rng
 
 __all__ = [
@@ -247,9 +248,17 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x @ Wᵀ + b, with W of shape (out_features, in_features)."""
-    y = x @ weight.T
-    return y if bias is None else y + bias
+    """y = x @ Wᵀ + b, with W of shape (out_features, in_features), recorded as one operation (ops.Linear)."""
+    x = x if isinstance(x, Tensor) else Tensor(x, dtype=weight.dtype)
+    if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {x.shape} does not fit a weight of shape {weight.shape} "
+                         "(the input's last axis must equal the weight's in_features, its second axis)")
+    if bias is not None and bias.shape != weight.shape[:1]:
+        raise ValueError(f"linear: bias of shape {bias.shape} does not fit a weight of shape {weight.shape}")
+    if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+        y = x @ weight.T  # mixed dtypes: the operators promote them, as in PyTorch
+        return y if bias is None else y + bias
+    return LinearOp.apply(x, weight, bias)
 
 
 def _check_p(p: Any, name: str) -> float:
