@@ -25,6 +25,7 @@ import numpy as np
 
 from . import nn, optim, reference
 from .engine import no_grad
+from .nn import functional as F
 from .reference import (
     ARTICLE_TRAIN_ACCURACY,
     ARTICLE_VAL_ACCURACY,
@@ -93,8 +94,11 @@ def build_model(w0: np.ndarray, w1: np.ndarray, dtype: Any = np.float64) -> nn.S
 
 
 def loss_fn(out: Tensor, Y: Tensor) -> Tensor:
-    """The loss the article's update descends: ``L = ½·Σ(Y − out)²``, summed (not averaged) over the batch."""
-    return 0.5 * ((out - Y) ** 2).sum()
+    """The loss the article's update descends: ``L = ½·Σ(Y − out)²``, summed (not averaged) over the batch.
+
+    Written as ``0.5 * ((out - Y) ** 2).sum()`` it is the same number (and the same gradient, bit for bit);
+    ``mse_loss`` squares by multiplying, which takes less time per step than the general power operation."""
+    return 0.5 * F.mse_loss(out, Y, reduction="sum")
 
 
 def train(
@@ -227,6 +231,8 @@ def _fmt(value: float, column: int) -> str:
         return f"{value:.4f}" if value < 10 else f"{value:.2f}"
     if column == 5:  # seconds
         return f"{value:.1f} s"
+    if column in (2, 3) and value == round(value):  # classification accuracy: whole rows out of 100 or 50
+        return f"{value:.0f}"
     return f"{value:.2f}"
 
 
@@ -261,8 +267,7 @@ def format_table(results: Sequence[CaseStudyResult]) -> str:
         shown = {r.variant for r in results}
         for variant, spread in REFERENCE_SPREAD.items():
             if variant in shown or (variant == "corrected" and "framework" in shown):
-                cells = [" / ".join(_fmt(v, i) if i == 4 else f"{v:g}" if i in (2, 3) else f"{v:.2f}" for v in s)
-                         for i, s in enumerate(spread)]
+                cells = [" / ".join(_fmt(v, i) for v in s) for i, s in enumerate(spread)]
                 rows.append([f"ARTICLE.md {variant}, seeds 0-99", *cells, "-"])
     variants = list(dict.fromkeys(r.variant for r in results))
     seed_text = f"seed {seeds[0]}" if not many else f"seeds {_seed_list(seeds)} (min / median / max)"
