@@ -12,6 +12,7 @@ from .tensor import (
     ones_like, rand, randn, set_default_dtype, stack, tensor, uniform, where, zeros, zeros_like,
 )
 from . import nn, optim
+from .jit import jit
 from .serialization import load, save
 
 __version__ = "0.1.0"
@@ -19,6 +20,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Function", "GradcheckError", "Tensor", "arange", "bool_", "cat", "enable_grad", "engine", "eye", "float32",
     "float64", "full", "get_default_dtype", "grad", "gradcheck", "gradgradcheck", "int64", "is_grad_enabled",
-    "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim", "rand", "randn", "save",
+    "jit", "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim", "rand", "randn", "save",
     "set_default_dtype", "stack", "tensor", "uniform", "where", "zeros", "zeros_like",
 ]

@@ -109,6 +109,7 @@ class Function:
     __slots__ = ("inputs", "saved", "seq", "__dict__")
 
     xp: Any  # the array namespace backward formulas use: numpy's, or the Tensor one under create_graph
+    differentiable = True  # False for operations whose result never carries a gradient (comparisons, argmax)
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -129,7 +130,7 @@ class Function:
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each positional argument of forward: is it a Tensor that wants a gradient? (lets backward skip
         work, e.g. the matmul that would give the gradient of a constant input)"""
-        return tuple(t is not None and t.requires_grad for t in self.inputs)
+        return tuple([t is not None and t.requires_grad for t in self.inputs])
 
     @property
     def next_functions(self) -> tuple:
@@ -143,19 +144,16 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run ``forward`` and, if any Tensor argument requires a gradient, record the node."""
         ctx = _new_object(cls)
-        ctx.saved = ()
         try:
-            out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+            out = run_forward(ctx, [a.data if isinstance(a, Tensor) else a for a in args], kwargs)
         except (ValueError, IndexError, TypeError) as error:  # say which operation, on which shapes
             shapes = " and ".join(str(a.shape) for a in args if isinstance(a, Tensor))
             message = f"{cls.__name__.lower()}: {str(error).strip()} (input shapes: {shapes})"
             raise next(k for k in (IndexError, ValueError, TypeError) if isinstance(error, k))(message) from None
-        if type(out) is not np.ndarray:  # numpy returns scalars from 0-d operations; keep arrays throughout
-            array = np.asarray(out)
-            ctx.saved = tuple(array if s is out else s for s in ctx.saved)
-            out = array
         result = Tensor._make(out)
-        if _grad_enabled:
+        if _tape is not None:
+            _tape.forward(ctx, args, kwargs, result)
+        if _grad_enabled and cls.differentiable:
             inputs = tuple([a if isinstance(a, Tensor) else None for a in args])
             for a in inputs:
                 if a is not None and a.requires_grad:
@@ -170,18 +168,45 @@ class Function:
 _sequence = itertools.count()
 
 
+def run_forward(ctx: Function, arrays: list, kwargs: dict) -> np.ndarray:
+    """Call ``ctx``'s forward on arrays. numpy returns scalars from 0-d operations; they are turned back into
+    0-d arrays, in the result and in what forward saved, so that every tensor holds an ndarray."""
+    ctx.saved = ()
+    out = ctx.forward(ctx, *arrays, **kwargs)
+    if type(out) is not np.ndarray:
+        array = np.asarray(out)
+        ctx.saved = tuple(array if s is out else s for s in ctx.saved)
+        out = array
+    return out
+
+
+# tl.jit's recorder (jit._Tape) while it captures a call, else None. The engine reports to it each operation it
+# runs on arrays (forward, backward, gradient fitting and accumulation), so the call can be replayed without
+# building a graph. See jit.py.
+_tape: Any = None
+
+
+def _refuse_value_read(what: str) -> None:
+    """Called where Python reads a tensor's value: while tl.jit captures, that would be frozen into the replay."""
+    if _tape is not None:
+        raise RuntimeError(
+            f"jit: {what} reads a tensor's value while the function is being captured, and a replay does not run "
+            "that Python code again. Move it out of the jitted function (return the tensor and read it there)."
+        )
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Backward
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _fit_to(grad: Any, tensor: Tensor, xp: Any) -> Any:
-    """Make a gradient match its tensor: sum out the axes broadcasting added or stretched, and cast the dtype
-    (a float32 input combined with a float64 one gets a float32 gradient). The one place for both."""
-    if grad.shape != tensor.data.shape:
-        grad = xp.sum_to(grad, tensor.data.shape)
-    if grad.dtype != tensor.data.dtype:
-        grad = xp.astype(grad, tensor.data.dtype)
+def _fit_to(grad: Any, shape: tuple, dtype: np.dtype, xp: Any) -> Any:
+    """Make a gradient match its tensor's shape and dtype: sum out the axes broadcasting added or stretched, and
+    cast (a float32 input combined with a float64 one gets a float32 gradient). The one place for both."""
+    if grad.shape != shape:
+        grad = xp.sum_to(grad, shape)
+    if grad.dtype != dtype:
+        grad = xp.astype(grad, dtype)
     return grad
 
 
@@ -248,11 +273,20 @@ def run_backward(
             elif tensor._retains_grad:
                 _accumulate(tensor, grad, create_graph, handed_out)
             input_grads = _call_backward(node, tensor, grad, create_graph)
+            if _tape is not None:
+                _tape.backward(node, grad, input_grads)
             if not retain_graph:
                 node.saved = _RELEASED
             for parent, parent_grad in zip(node.inputs, input_grads):
-                if parent_grad is not None and parent is not None and parent.requires_grad:
-                    _receive(parent, _fit_to(parent_grad, parent, xp), pending, heap, leaves)
+                if parent is None or parent_grad is None or not parent.requires_grad:
+                    continue
+                data = parent.data
+                if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
+                    fitted = _fit_to(parent_grad, data.shape, data.dtype, xp)
+                    if _tape is not None:
+                        _tape.fit(parent_grad, fitted, data.shape, data.dtype)
+                    parent_grad = fitted
+                _receive(parent, parent_grad, pending, heap, leaves)
         for leaf in leaves:
             grad = pending.pop(id(leaf))
             if wanted is None:
@@ -267,7 +301,9 @@ def _receive(tensor: Tensor, grad: Any, pending: dict, heap: list, leaves: list)
     key = id(tensor)
     previous = pending.get(key)
     if previous is not None:
-        pending[key] = previous + grad
+        pending[key] = total = previous + grad
+        if _tape is not None:
+            _tape.add(previous, grad, total)
         return
     pending[key] = grad
     node = tensor._node
@@ -283,13 +319,18 @@ def _accumulate(tensor: Tensor, grad: Any, create_graph: bool, handed_out: set[i
     if create_graph:
         tensor.grad = grad if tensor.grad is None else tensor.grad + grad
         return
-    if tensor.grad is not None:
+    added = tensor.grad is not None
+    if added:
         tensor.grad = Tensor._make(tensor.grad.data + grad)
-        return
-    if type(grad) is not np.ndarray or grad.base is not None or not grad.flags.writeable or id(grad) in handed_out:
-        grad = np.array(grad)  # a copy (and an array, where numpy gave a 0-d result as a scalar)
-    handed_out.add(id(grad))
-    tensor.grad = Tensor._make(grad)
+        copy = False
+    else:
+        copy = (type(grad) is not np.ndarray or grad.base is not None or not grad.flags.writeable
+                or id(grad) in handed_out)
+        stored = np.array(grad) if copy else grad  # a copy (and an array, where numpy gave a 0-d scalar)
+        handed_out.add(id(stored))
+        tensor.grad = Tensor._make(stored)
+    if _tape is not None:
+        _tape.store(tensor, grad, copy, added)
 
 
 def _as_root_grad(root: Tensor, gradient: Any, create_graph: bool, what: str) -> Any:
@@ -325,6 +366,8 @@ def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False, c
             f"backward: tensor of shape {tensor.shape} does not require grad and has no grad_fn; "
             "create the inputs with requires_grad=True"
         )
+    if create_graph and _tape is not None:
+        raise RuntimeError("jit: backward(create_graph=True) inside a jitted function is not supported")
     root_grad = _as_root_grad(tensor, gradient, create_graph, "backward")
     run_backward([tensor], [root_grad], retain_graph or create_graph, create_graph)
 
@@ -339,6 +382,8 @@ def grad(
 ) -> tuple[Tensor | None, ...]:
     """The gradients of ``outputs`` with respect to ``inputs``, returned instead of accumulated into ``.grad``,
     like ``torch.autograd.grad``. With ``create_graph=True`` the results are differentiable."""
+    if _tape is not None:
+        raise RuntimeError("jit: tl.grad inside a jitted function is not supported; use loss.backward()")
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor) or isinstance(grad_outputs, np.ndarray):

@@ -543,8 +543,10 @@ class Linear(Function):
         out_features, in_features = w.shape
         gx = g @ w if need_x else None
         gw = None
-        if need_w:  # every batch row contributes an outer product g_row ⊗ x_row
-            gw = xp.swapaxes(xp.reshape(g, (-1, out_features)), 0, 1) @ xp.reshape(x, (-1, in_features))
+        if need_w:  # every batch row adds an outer product g_row ⊗ x_row: flatten the batch axes, then Gᵀ @ X
+            g2 = g if g.ndim == 2 else xp.reshape(g, (-1, out_features))
+            x2 = x if x.ndim == 2 else xp.reshape(x, (-1, in_features))
+            gw = xp.swapaxes(g2, 0, 1) @ x2
         gb = xp.sum(g, axis=tuple(range(g.ndim - 1)), keepdims=False) if need_b else None
         return gx, gw, gb
 
@@ -635,6 +637,41 @@ class Cat(Function):
             grads.append(g[(*lead, slice(start, start + size))])
             start += size
         return tuple(grads)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Operations without a gradient. They are Functions all the same, so that tl.jit records them with the rest.
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Compare(Function):
+    """z = compare(x, y), e.g. x < y: a boolean mask, with no gradient."""
+
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, x, y, compare):
+        return compare(x, y)
+
+
+class ArgReduce(Function):
+    """z = the index of the largest (argmax) or smallest (argmin) element along an axis, as int64."""
+
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, x, reduce, axis, keepdim):
+        return np.asarray(reduce(x, axis=axis, keepdims=keepdim), dtype=np.int64)
+
+
+class Detach(Function):
+    """z = x, cut off from the graph: the same array, never recorded."""
+
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, x):
+        return x
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from . import engine
 from .engine import enable_grad, no_grad
 from .nn.module import _clear_grad
 from .tensor import Tensor
@@ -60,6 +61,8 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: ``None`` (default) or zeros."""
+        if engine._tape is not None:  # tl.jit is capturing: replays must clear the gradients too
+            engine._tape.call(lambda: self.zero_grad(set_to_none))
         for p in self.params:
             _clear_grad(p, set_to_none)
 
@@ -70,6 +73,10 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        if engine._tape is not None:  # tl.jit is capturing: replays must update the parameters too
+            if closure is not None:
+                raise RuntimeError("jit: optimizer.step(closure) inside a jitted function is not supported")
+            engine._tape.call(self._update)
         with no_grad():
             self._update()
         return loss

@@ -17,10 +17,13 @@ from . import engine
 from .ops import (
     Abs,
     Add,
+    ArgReduce,
     Cast,
     Cat,
     Clip,
+    Compare,
     Cos,
+    Detach,
     Div,
     Exp,
     Expand,
@@ -235,11 +238,13 @@ class Tensor:
         return self.data
 
     def item(self) -> Scalar:
+        engine._refuse_value_read("item()")
         if self.data.size != 1:
             raise ValueError(f"item: only a tensor with one element can be converted; got shape {self.shape}")
         return self.data.item()
 
     def tolist(self) -> Any:
+        engine._refuse_value_read("tolist()")
         return self.data.tolist()
 
     def numel(self) -> int:
@@ -263,6 +268,7 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
+        engine._refuse_value_read("bool()")
         if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.data)
@@ -279,9 +285,12 @@ class Tensor:
         return f"Tensor({body}, {', '.join(extras)})"
 
     def astype(self, dtype: Any) -> Tensor:
-        """This tensor in another dtype (differentiable between float dtypes); itself if already that dtype."""
+        """This tensor in another dtype (differentiable between float dtypes); itself if already that dtype.
+        Converting to an integer or bool dtype ends the graph, as in PyTorch: such tensors carry no gradient."""
         dtype = np.dtype(dtype)
-        return self if dtype == self.data.dtype else Cast.apply(self, dtype)
+        if dtype == self.data.dtype:
+            return self
+        return Cast.apply(self, dtype) if dtype.kind == "f" else Tensor._make(self.data.astype(dtype))
 
     def float(self) -> Tensor:
         return self.astype(float32)
@@ -298,7 +307,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data, cut off from the graph (shares memory, requires no gradient)."""
-        return Tensor._make(self.data)
+        return Detach.apply(self)
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
         if flag and self.data.dtype.kind != "f":
@@ -369,22 +378,22 @@ class Tensor:
     # ---- comparisons (no gradient) --------------------------------------------------------------------------
 
     def __lt__(self, other: Any) -> Tensor:
-        return _compare(np.less, self, other, "<")
+        return _compare(np.less, self, other)
 
     def __le__(self, other: Any) -> Tensor:
-        return _compare(np.less_equal, self, other, "<=")
+        return _compare(np.less_equal, self, other)
 
     def __gt__(self, other: Any) -> Tensor:
-        return _compare(np.greater, self, other, ">")
+        return _compare(np.greater, self, other)
 
     def __ge__(self, other: Any) -> Tensor:
-        return _compare(np.greater_equal, self, other, ">=")
+        return _compare(np.greater_equal, self, other)
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _compare(np.equal, self, other, "==")
+        return _compare(np.equal, self, other)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _compare(np.not_equal, self, other, "!=")
+        return _compare(np.not_equal, self, other)
 
     # ---- elementwise functions ------------------------------------------------------------------------------
 
@@ -473,12 +482,12 @@ class Tensor:
     def argmax(self, axis: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the largest value (of the flattened tensor when ``axis`` is None). No gradient."""
         axis = None if axis is None else _axis(axis, self.ndim, "argmax", self.shape)
-        return Tensor._make(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdim), dtype=int64))
+        return ArgReduce.apply(self, np.argmax, axis, keepdim)
 
     def argmin(self, axis: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the smallest value (of the flattened tensor when ``axis`` is None). No gradient."""
         axis = None if axis is None else _axis(axis, self.ndim, "argmin", self.shape)
-        return Tensor._make(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdim), dtype=int64))
+        return ArgReduce.apply(self, np.argmin, axis, keepdim)
 
     def softmax(self, axis: int = -1) -> Tensor:
         if self.ndim == 0:  # as in PyTorch, axis 0 / -1 of a 0-d tensor is the tensor itself
@@ -668,12 +677,8 @@ def _true_division(x: Any, y: Any) -> tuple[Any, Any]:
     return x, y
 
 
-def _compare(fn: Any, x: Tensor, other: Any, symbol: str) -> Tensor:
-    other = other.data if isinstance(other, Tensor) else other
-    try:
-        return Tensor._make(np.asarray(fn(x.data, other)))
-    except ValueError:
-        raise ValueError(f"{symbol}: cannot broadcast shapes {x.shape} and {np.shape(other)}") from None
+def _compare(fn: Any, x: Tensor, other: Any) -> Tensor:
+    return Compare.apply(x, other if isinstance(other, Tensor) else np.asarray(other), fn)
 
 
 def _count(shape: tuple, axes: tuple) -> int:
@@ -751,7 +756,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
 def where(cond: Any, x: Any, y: Any) -> Tensor:
     """Elementwise ``x`` where ``cond`` is true, else ``y``; the gradient flows to the chosen input only."""
-    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
+    cond = cond if isinstance(cond, Tensor) else np.asarray(cond)  # a Tensor stays one, so tl.jit records it
     if cond.dtype != np.bool_:
         raise TypeError(f"where: the condition must be boolean; got dtype {cond.dtype}")
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):

@@ -250,12 +250,14 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x @ Wᵀ + b, with W of shape (out_features, in_features), recorded as one operation (ops.Linear)."""
     x = x if isinstance(x, Tensor) else Tensor(x, dtype=weight.dtype)
-    if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
-        raise ValueError(f"linear: input of shape {x.shape} does not fit a weight of shape {weight.shape} "
+    xs, ws = x.data.shape, weight.data.shape
+    if not xs or len(ws) != 2 or xs[-1] != ws[1]:
+        raise ValueError(f"linear: input of shape {xs} does not fit a weight of shape {ws} "
                          "(the input's last axis must equal the weight's in_features, its second axis)")
-    if bias is not None and bias.shape != weight.shape[:1]:
-        raise ValueError(f"linear: bias of shape {bias.shape} does not fit a weight of shape {weight.shape}")
-    if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+    if bias is not None and bias.data.shape != ws[:1]:
+        raise ValueError(f"linear: bias of shape {bias.shape} does not fit a weight of shape {ws}")
+    dtype = weight.data.dtype
+    if x.data.dtype != dtype or (bias is not None and bias.data.dtype != dtype):
         y = x @ weight.T  # mixed dtypes: the operators promote them, as in PyTorch
         return y if bias is None else y + bias
     return LinearOp.apply(x, weight, bias)

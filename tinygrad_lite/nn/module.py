@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import engine
 from ..tensor import Tensor, get_default_dtype
 
 
@@ -188,6 +189,8 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of all parameters: set them to ``None`` (default) or to zeros."""
+        if engine._tape is not None:  # tl.jit is capturing: replays must clear the gradients too
+            engine._tape.call(lambda: self.zero_grad(set_to_none))
         for param in self.parameters():
             _clear_grad(param, set_to_none)
 

@@ -1,0 +1,135 @@
+"""tl.jit: a captured training step replays with the same results as eager, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_lite as tl
+from tinygrad_lite import Tensor, nn, optim
+from tinygrad_lite.nn import functional as F
+
+
+def _mlp(sizes: tuple[int, ...], activation: type, dtype: type, seed: int, bias: bool = True) -> nn.Sequential:
+    tl.manual_seed(seed)
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out, bias=bias, dtype=dtype))
+        if i < len(sizes) - 2 or activation is nn.Sigmoid:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+def _pair(sizes, activation, dtype, make_opt, loss_fn, bias=True):
+    """The same model twice (eager and jit) with its optimizer, and a step function for each."""
+    systems = []
+    for jitted in (False, True):
+        model = _mlp(sizes, activation, dtype, seed=0, bias=bias)
+        opt = make_opt(model.parameters())
+
+        def step(x, y, model=model, opt=opt):
+            loss = loss_fn(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        systems.append((model, tl.jit(step) if jitted else step))
+    return systems
+
+
+def _batches(n_steps, batch, n_in, n_out, dtype, seed=1, one_hot=True):
+    rs = np.random.RandomState(seed)
+    for _ in range(n_steps):
+        x = rs.standard_normal((batch, n_in)).astype(dtype)
+        labels = rs.randint(0, n_out, batch)
+        y = np.eye(n_out, dtype=dtype)[labels] if one_hot else labels
+        yield Tensor(x), Tensor(y)
+
+
+def _assert_same_models(a: nn.Module, b: nn.Module) -> None:
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        assert p.dtype == q.dtype
+        assert np.array_equal(p.data, q.data), f"{name} differs"
+        assert np.array_equal(p.grad.data, q.grad.data), f"{name}.grad differs"
+
+
+def test_article_network_replays_bit_for_bit():
+    """W1: 4-5-3 sigmoid, no biases, ½·Σ(Y − out)², SGD, float64, new data every step."""
+    (eager_model, eager), (jit_model, jitted) = _pair(
+        (4, 5, 3), nn.Sigmoid, np.float64, lambda p: optim.SGD(p, lr=0.1),
+        lambda out, y: 0.5 * ((out - y) ** 2).sum(), bias=False)
+    for x, y in _batches(25, 100, 4, 3, np.float64):
+        assert eager(x, y).data == jitted(x, y).data
+    _assert_same_models(eager_model, jit_model)
+    assert len(jitted.captures) == 1
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    lambda p: optim.Adam(p, lr=1e-2),
+    lambda p: optim.AdamW(p, lr=1e-2),
+])
+def test_relu_cross_entropy_with_stateful_optimizers_replays_bit_for_bit(make_opt):
+    (eager_model, eager), (jit_model, jitted) = _pair((6, 8, 4), nn.ReLU, np.float32, make_opt, F.cross_entropy)
+    for x, y in _batches(15, 16, 6, 4, np.float32):
+        assert eager(x, y).data == jitted(x, y).data
+    _assert_same_models(eager_model, jit_model)
+
+
+def test_a_new_shape_or_dtype_captures_again():
+    (eager_model, eager), (jit_model, jitted) = _pair(
+        (3, 4, 2), nn.Tanh, np.float64, lambda p: optim.SGD(p, lr=0.1), F.mse_loss)
+    for batch in (5, 7, 5, 7):
+        for x, y in _batches(3, batch, 3, 2, np.float64, seed=batch):
+            assert eager(x, y).data == jitted(x, y).data
+    assert len(jitted.captures) == 2
+    _assert_same_models(eager_model, jit_model)
+
+
+def test_comparisons_and_where_inside_the_step_follow_new_inputs():
+    """Masks computed from the inputs are recorded operations, not constants of the capture."""
+    def loss_fn(x, w):
+        z = x * w
+        return tl.where(z > 0, z, z * 0.1).sum() + (x.argmax(axis=1) == 0).astype(tl.float64).sum()
+
+    w_eager, w_jit = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones(3), requires_grad=True)
+
+    def step(x, w):
+        loss = loss_fn(x, w)
+        w.grad = None
+        loss.backward()
+        return loss
+
+    jitted = tl.jit(step)
+    rs = np.random.RandomState(0)
+    for _ in range(5):
+        x = Tensor(rs.standard_normal((4, 3)))
+        assert step(x, w_eager).data == jitted(x, w_jit).data
+        assert np.array_equal(w_eager.grad.data, w_jit.grad.data)
+
+
+def test_replayed_outputs_carry_no_graph():
+    w = Tensor(np.ones(2), requires_grad=True)
+    fn = tl.jit(lambda x: (x * w).sum())
+    first, second = fn(Tensor([1.0, 2.0])), fn(Tensor([3.0, 4.0]))
+    assert first.grad_fn is not None and second.grad_fn is None
+    assert second.item() == 7.0
+
+
+def test_reading_a_value_during_capture_is_a_clear_error():
+    def step(x):
+        loss = (x * 2).sum()
+        if loss.item() > 0:  # Python control flow on a tensor's value cannot be replayed
+            loss = loss * 2
+        return loss
+
+    with pytest.raises(RuntimeError, match=r"jit: item\(\) reads a tensor's value"):
+        tl.jit(step)(Tensor([1.0]))
+
+
+def test_bad_outputs_and_arguments_are_clear_errors():
+    with pytest.raises(TypeError, match="must return a Tensor or a tuple of Tensors; output 0 is a float"):
+        tl.jit(lambda x: 1.0)(Tensor([1.0]))
+    with pytest.raises(TypeError, match="argument 1 is a list"):
+        tl.jit(lambda x, c: x)(Tensor([1.0]), [1, 2])
