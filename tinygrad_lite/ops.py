@@ -94,12 +94,16 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         x, y, z = ctx.saved_tensors
+        if isinstance(y, (int, float)):  # a constant exponent c: dz/dx = c·x^(c-1)
+            if y == 0:
+                return g * 0, None  # x^0 = 1 is constant (c·x^(c-1) would be 0·inf at x = 0)
+            if y == 2:
+                return g * (x + x), None  # the common square: 2x, without a pow per element
+            return g * y * x ** (y - 1), None
         need_x, need_y = ctx.needs_input_grad
         xp, zero_base = ctx.xp, np.asarray(x) == 0
         gx = gy = None
-        if need_x and isinstance(y, (int, float)) and y == 0:
-            gx = g * 0  # z = x^0 = 1 is constant (y·x^(-1) would be 0·inf at tiny or zero x)
-        elif need_x:
+        if need_x:
             singular = zero_base & (np.asarray(y) == 0)  # 0·0^(-1): use 0^0 instead, y·0^0 = 0
             gx = g * y * x ** (xp.where(singular, 0, y - 1) if singular.any() else y - 1)
         if need_y:
@@ -389,7 +393,7 @@ class Cast(Function):
 
 def _kept_shape(shape: tuple, axes: tuple) -> tuple:
     """The shape a reduction over ``axes`` has with keepdims=True: a 1 in place of each reduced axis."""
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple([1 if i in axes else n for i, n in enumerate(shape)])
 
 
 class Sum(Function):
@@ -398,7 +402,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.shape, ctx.kept = x.shape, _kept_shape(x.shape, axes)
-        return np.add.reduce(x, axis=axes, keepdims=keepdim, dtype=np.int64 if x.dtype == np.bool_ else None)
+        return np.add.reduce(x, axis=axes, keepdims=keepdim, dtype=np.int64 if x.dtype.kind == "b" else None)
 
     @staticmethod
     def backward(ctx, g):

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..engine import Function
 from ..ops import Linear as LinearOp
-from ..tensor import Tensor, get_rng
+from ..tensor import Tensor, get_rng, where
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "l1_loss",
@@ -168,6 +168,16 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "
     return _reduce(_BCEWithLogits.apply(x, y), reduction)
 
 
+class _ClassMask(Function):
+    """True at each sample's class along ``axis`` (a one-hot mask from class indices); no gradient."""
+
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, labels, classes, axis):
+        return np.moveaxis(labels[..., None] == np.arange(classes), -1, axis)
+
+
 def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy on logits of shape ``(N, C)`` (also ``(C,)`` and ``(N, C, d1, ...)``; classes on
     axis 1, or 0 for 1-D input).
@@ -197,15 +207,10 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
         if labels.size and (labels.min() < 0 or labels.max() >= classes):
             raise ValueError(f"{name}: class indices must lie in [0, {classes}); got values from {labels.min()} "
                              f"to {labels.max()}")
-        logp = x.log_softmax(axis=axis)
-        if x.ndim == 1:
-            picked = logp[labels]
-        elif x.ndim == 2:
-            picked = logp[np.arange(x.shape[0]), labels]
-        else:  # classes to the last axis, then one row per (sample, position)
-            dims = (0, *range(2, x.ndim), 1)
-            rows = logp.permute(*dims).reshape(-1, classes)
-            picked = rows[np.arange(rows.shape[0]), labels.reshape(-1)].reshape(expected)
+        # -log_softmax at each sample's class: picked with a mask (a recorded operation, so tl.jit replays it
+        # with new labels) rather than by indexing with the labels' values
+        mask = _ClassMask.apply(y, classes, axis)
+        picked = where(mask, x.log_softmax(axis=axis), 0.0).sum(axis=axis)
         return _reduce(-picked, reduction)
     if y.dtype.kind != "f":
         raise TypeError(f"{name}: target must hold integer class indices or float probabilities; got dtype {y.dtype}")
