@@ -519,6 +519,7 @@ def test_mse_and_bce_logits_over_random_shapes(case):
                                np_reduce(np_bce_logits(x, q), reduction), rtol=1e-10, atol=1e-12)
     assert tl.gradcheck(lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction), (t64(x), t64(q)))
     assert tl.gradcheck(lambda a, b: F.mse_loss(a, b, reduction), (t64(x), t64(y)))
+    assert tl.gradgradcheck(lambda a, b: F.mse_loss(a, b, reduction), (t64(x), t64(y)))  # one fused op
 
 
 # ---- cross-entropy --------------------------------------------------------------------------------------------
