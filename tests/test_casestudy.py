@@ -55,15 +55,26 @@ def test_gradients_equal_hand_written_backprop(seed: int) -> None:
     assert loss.item() == pytest.approx(0.5 * np.sum((s.Y_train - out) ** 2), rel=1e-14)
 
 
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "eager"])
 @pytest.mark.parametrize("seed", [0, 3, 7])
-def test_100_steps_equal_hand_written_steps(seed: int) -> None:
+def test_100_steps_equal_hand_written_steps(seed: int, jit: bool) -> None:
     s = split_and_init(seed)
     model = casestudy.build_model(s.w0, s.w1)
-    history = casestudy.train(model, s.X_train, s.Y_train, steps=100, lr=0.1)
+    history = casestudy.train(model, s.X_train, s.Y_train, steps=100, lr=0.1, jit=jit)
     w0, w1, ref_history = train_numpy(s.X_train, s.Y_train, s.w0, s.w1, steps=100, lr=0.1, variant="corrected")
     np.testing.assert_allclose(model[0].weight.data.T, w0, rtol=0, atol=1e-10)
     np.testing.assert_allclose(model[2].weight.data.T, w1, rtol=0, atol=1e-10)
     np.testing.assert_allclose(history, ref_history, rtol=1e-10)
+
+
+def test_jit_replay_is_bit_for_bit_eager() -> None:
+    s = split_and_init(1)  # an ill-conditioned seed: any change in rounding would show
+    eager, jitted = casestudy.build_model(s.w0, s.w1), casestudy.build_model(s.w0, s.w1)
+    h_eager = casestudy.train(eager, s.X_train, s.Y_train, steps=500, jit=False)
+    h_jit = casestudy.train(jitted, s.X_train, s.Y_train, steps=500, jit=True)
+    np.testing.assert_array_equal(h_jit, h_eager)
+    for (name, a), (_, b) in zip(eager.named_parameters(), jitted.named_parameters()):
+        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
 
 
 def test_run_figures_match_the_numpy_loop_after_a_few_steps() -> None:

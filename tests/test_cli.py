@@ -129,6 +129,16 @@ def test_other_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert "4-7-3" in out and "float32" in out and "lr 0.5" in out and "seed 3" in out and "20 full-batch" in out
 
 
+def test_no_jit_gives_the_same_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    def figures(out: str) -> list[str]:
+        return next(line for line in out.splitlines() if line.startswith("framework")).split()[1:6]
+
+    jitted = run_cli(capsys, "iris", "--steps", "150", "--quiet")
+    eager = run_cli(capsys, "iris", "--steps", "150", "--quiet", "--no-jit")
+    assert "--no-jit" in eager and "--no-jit" not in jitted
+    assert figures(jitted) == figures(eager)
+
+
 def test_python_dash_m_runs_the_case_study() -> None:
     proc = subprocess.run([sys.executable, "-m", "tinygrad_lite", "iris", "--steps", "10", "--quiet"],
                           capture_output=True, text=True, timeout=120)

@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="save the error curve (mean|Y − out| per iteration), e.g. loss.png")
     iris.add_argument("--graph", metavar="PATH", type=_path_with_suffix(_GRAPH_FORMATS),
                       help="render one training step's graph (forward and loss), e.g. graph.svg (needs Graphviz)")
+    iris.add_argument("--no-jit", dest="jit", action="store_false",
+                      help="framework variant: run every step eagerly instead of replaying the step tl.jit "
+                      "captured once (the same results bit for bit, about twice as slow)")
     iris.add_argument("--quiet", action="store_true", help="no progress bar")
     iris.set_defaults(handler=_cmd_iris)
 
@@ -168,7 +171,8 @@ def _cmd_iris(args: argparse.Namespace) -> int:
     print(
         f"tinygrad-lite iris: 4-{args.hidden}-3 sigmoid network without biases, "
         f"SGD lr {args.lr:g} on ½·Σ(Y − out)², {args.steps:,} full-batch steps, {args.dtype}; "
-        f"{len(runs)} run{'s' if len(runs) > 1 else ''}",
+        f"{len(runs)} run{'s' if len(runs) > 1 else ''}"
+        + ("" if args.jit or "framework" not in variants else " (framework eager: --no-jit)"),
         flush=True,
     )
     t0 = time.perf_counter()
@@ -176,7 +180,9 @@ def _cmd_iris(args: argparse.Namespace) -> int:
     for seed, variant in runs:
         bar, progress = _progress_bar(args.steps, f"{variant} seed {seed}", not args.quiet, leave=len(runs) == 1)
         try:
-            results.append(casestudy.run(seed, variant, args.steps, args.lr, args.hidden, dtype, progress, every))
+            results.append(
+                casestudy.run(seed, variant, args.steps, args.lr, args.hidden, dtype, progress, every, args.jit)
+            )
         finally:
             if bar is not None:
                 bar.close()
