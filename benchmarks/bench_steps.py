@@ -152,7 +152,7 @@ def tinygrad_model(w: Workload) -> tuple[nn.Module, Tensor, Tensor]:
 
 def tinygrad_loss(w: Workload, out: Tensor, Y: Tensor) -> Tensor:
     if w.activation == "sigmoid":
-        return 0.5 * ((out - Y) ** 2).sum()
+        return 0.5 * F.mse_loss(out, Y, reduction="sum")
     return F.cross_entropy(out, Y)
 
 
@@ -208,8 +208,10 @@ def torch_step(w: Workload, use_optim: bool) -> Callable[[], float]:
 
     def step() -> float:
         out = model(Xt)
-        loss = 0.5 * ((out - Yt) ** 2).sum() if w.activation == "sigmoid" else torch.nn.functional.cross_entropy(
-            out, Yt)
+        if w.activation == "sigmoid":
+            loss = 0.5 * torch.nn.functional.mse_loss(out, Yt, reduction="sum")
+        else:
+            loss = torch.nn.functional.cross_entropy(out, Yt)
         if opt is not None:
             opt.zero_grad()
             loss.backward()
