@@ -120,9 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="save the error curve (mean|Y − out| per iteration), e.g. loss.png")
     iris.add_argument("--graph", metavar="PATH", type=_path_with_suffix(_GRAPH_FORMATS),
                       help="render one training step's graph (forward and loss), e.g. graph.svg (needs Graphviz)")
-    iris.add_argument("--no-jit", dest="jit", action="store_false",
-                      help="framework variant: run every step eagerly instead of replaying the step tl.jit "
-                      "captured once (the same results bit for bit, about twice as slow)")
+    iris.add_argument("--jit", action=argparse.BooleanOptionalAction, default=True,
+                      help="framework variant: replay the step tl.jit captured once (default), or with --no-jit "
+                      "run every step eagerly (the same results bit for bit, about twice as slow)")
     iris.add_argument("--quiet", action="store_true", help="no progress bar")
     iris.set_defaults(handler=_cmd_iris)
 

@@ -154,10 +154,9 @@ class Function:
         if _tape is not None:
             _tape.forward(ctx, args, kwargs, result)
         if _grad_enabled and cls.differentiable:
-            inputs = tuple([a if isinstance(a, Tensor) else None for a in args])
-            for a in inputs:
-                if a is not None and a.requires_grad:
-                    ctx.inputs = inputs
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    ctx.inputs = tuple([a if isinstance(a, Tensor) else None for a in args])
                     ctx.seq = next(_sequence)
                     result.requires_grad = True
                     result._node = ctx
@@ -168,14 +167,15 @@ class Function:
 _sequence = itertools.count()
 
 
-def run_forward(ctx: Function, arrays: list, kwargs: dict) -> np.ndarray:
+def run_forward(ctx: Function, arrays: Sequence, kwargs: dict) -> np.ndarray:
     """Call ``ctx``'s forward on arrays. numpy returns scalars from 0-d operations; they are turned back into
     0-d arrays, in the result and in what forward saved, so that every tensor holds an ndarray."""
     ctx.saved = ()
     out = ctx.forward(ctx, *arrays, **kwargs)
     if type(out) is not np.ndarray:
         array = np.asarray(out)
-        ctx.saved = tuple(array if s is out else s for s in ctx.saved)
+        if ctx.saved:  # forward may have saved its own result
+            ctx.saved = tuple([array if s is out else s for s in ctx.saved])
         out = array
     return out
 
@@ -262,7 +262,9 @@ def run_backward(
     wanted = None if capture is None else {id(t) for t in capture}
     captured: dict[int, Any] = {}
     handed_out: set[int] = set()
-    with _set_grad_enabled(create_graph):
+    global _grad_enabled
+    grad_was_enabled, _grad_enabled = _grad_enabled, create_graph  # record the backward only for higher order
+    try:
         while heap:
             tensor = heapq.heappop(heap)[2]
             grad = pending.pop(id(tensor))
@@ -293,6 +295,8 @@ def run_backward(
                 _accumulate(leaf, grad, create_graph, handed_out)
             elif id(leaf) in wanted:
                 captured[id(leaf)] = grad
+    finally:
+        _grad_enabled = grad_was_enabled
     return captured
 
 
@@ -324,8 +328,8 @@ def _accumulate(tensor: Tensor, grad: Any, create_graph: bool, handed_out: set[i
         tensor.grad = Tensor._make(tensor.grad.data + grad)
         copy = False
     else:
-        copy = (type(grad) is not np.ndarray or grad.base is not None or not grad.flags.writeable
-                or id(grad) in handed_out)
+        # a view (of a saved array, or a broadcast) or an array another tensor already holds: copy it
+        copy = type(grad) is not np.ndarray or grad.base is not None or id(grad) in handed_out
         stored = np.array(grad) if copy else grad  # a copy (and an array, where numpy gave a 0-d scalar)
         handed_out.add(id(stored))
         tensor.grad = Tensor._make(stored)
@@ -336,6 +340,8 @@ def _accumulate(tensor: Tensor, grad: Any, create_graph: bool, handed_out: set[i
 def _as_root_grad(root: Tensor, gradient: Any, create_graph: bool, what: str) -> Any:
     """The starting gradient for ``root``: ones for a scalar, else the given one, checked against its shape."""
     if gradient is None:
+        if root.data.shape == () and not create_graph:  # the usual loss.backward()
+            return np.ones((), root.data.dtype)
         if root.data.size != 1:
             raise RuntimeError(
                 f"{what}: grad can be implicitly created only for scalar outputs; got a tensor of shape "

@@ -23,6 +23,7 @@ A different shape or dtype of any argument, or a different value of a non-tensor
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -66,16 +67,22 @@ class _Tape:
 
     # ---- what the engine reports ----------------------------------------------------------------------------
 
-    def forward(self, ctx: engine.Function, args: tuple, kwargs: dict, result: Tensor) -> None:
-        template = [None if isinstance(a, Tensor) else a for a in args]
-        slots = [(i, self._tensor(a)) for i, a in enumerate(args) if isinstance(a, Tensor)]
-        out = self._new(result, None)
+    def _constant(self, value: Any) -> int:
+        self.initial.append(value)
+        return len(self.initial) - 1
 
-        def step(regs: list) -> None:
-            arrays = template.copy()
-            for i, r in slots:
-                arrays[i] = regs[r]
-            regs[out] = engine.run_forward(ctx, arrays, kwargs)
+    def forward(self, ctx: engine.Function, args: tuple, kwargs: dict, result: Tensor) -> None:
+        registers = [self._tensor(a) if isinstance(a, Tensor) else self._constant(a) for a in args]
+        out = self._new(result, None)
+        run_forward, gather = engine.run_forward, operator.itemgetter(*registers)
+        if len(registers) == 1:  # itemgetter of one index gives the item itself, not a tuple
+
+            def step(regs: list) -> None:
+                regs[out] = run_forward(ctx, (gather(regs),), kwargs)
+        else:
+
+            def step(regs: list) -> None:
+                regs[out] = run_forward(ctx, gather(regs), kwargs)
 
         self.steps.append(step)
 

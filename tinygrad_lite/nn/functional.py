@@ -80,6 +80,9 @@ def _match_dtypes(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _elementwise_pair(input: Any, target: Any, reduction: str, name: str) -> tuple[Tensor, Tensor]:
+    if (isinstance(input, Tensor) and isinstance(target, Tensor) and input.data.dtype == target.data.dtype
+            and input.data.dtype.kind == "f" and input.data.shape == target.data.shape and reduction in _REDUCTIONS):
+        return input, target  # the usual case, checked cheaply: float tensors of one shape and dtype
     _check_reduction(reduction, name)
     x, y = _float_input(input, name), _tensor(target)
     _check_same_shape(x, y, name)
@@ -91,7 +94,7 @@ def _elementwise_pair(input: Any, target: Any, reduction: str, name: str) -> tup
 # --------------------------------------------------------------------------------------------------------------
 
 
-class _SquaredError(Function):
+class SquaredError(Function):
     """z = Σ (x - y)² (``reduction='sum'``), its mean (``'mean'``), or the elementwise (x - y)² (``'none'``):
     one node instead of a subtraction, a square and a sum, as in PyTorch (losses are where a small network's
     per-node overhead shows).  dz/dx = 2(x - y)·g (divided by N for the mean), dz/dy = -dz/dx."""
@@ -160,7 +163,7 @@ class _BCEWithLogits(Function):
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error: ℓᵢ = (xᵢ - yᵢ)², then mean, sum or none."""
     x, y = _elementwise_pair(input, target, reduction, "mse_loss")
-    return _SquaredError.apply(x, y, reduction)
+    return SquaredError.apply(x, y, reduction)
 
 
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
