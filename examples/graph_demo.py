@@ -14,30 +14,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import tinygrad_lite as tl
-from tinygrad_lite import Tensor, nn, viz
-from tinygrad_lite.data import load_iris, normalize, one_hot, train_test_split
+from tinygrad_lite import casestudy, viz
 
 DOCS_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
 
 
 def iris_graph(seed: int = 0) -> Any:
-    """One training step of the article's network, 4-5-3 with sigmoids and no biases, on L = ½·Σ(Y − out)²,
-    drawn after ``loss.backward()`` with parameter names, gradients and one cluster per layer."""
-    X, y, _, _ = load_iris()
-    X_train, _, y_train, _ = train_test_split(normalize(X), one_hot(y), seed=seed)
-    tl.manual_seed(seed)
-    previous = tl.get_default_dtype()
-    tl.set_default_dtype(tl.float64)  # the article computes in float64, like the data
-    try:
-        model = nn.Sequential(nn.Linear(4, 5, bias=False), nn.Sigmoid(), nn.Linear(5, 3, bias=False), nn.Sigmoid())
-    finally:
-        tl.set_default_dtype(previous)
-    with viz.trace_modules(model):  # exact layer clusters, the Sigmoid modules included
-        out = model(Tensor(X_train))
-    loss = 0.5 * ((Tensor(y_train) - out) ** 2).sum()
-    loss.backward()
-    return viz.draw_graph(loss, params=model, show_grad=True, rankdir="TB")
+    """One training step of the article's network (the case study's own), drawn after ``loss.backward()`` with
+    parameter names, weight gradients and one cluster per layer."""
+    return casestudy.step_graph(seed, show_grad=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -142,7 +142,7 @@ def train(
     return abs_err_sums / Y.data.size  # mean|Y − out| of each step
 
 
-def step_graph(seed: int = 0, hidden: int = 5, dtype: Any = np.float64) -> Any:
+def step_graph(seed: int = 0, hidden: int = 5, dtype: Any = np.float64, **draw_options: Any) -> Any:
     """The graph of one training step (forward and loss, after ``loss.backward()``) for one seed, with the
     parameters named (``0.weight``, ``2.weight``): a ``graphviz.Digraph`` from :func:`viz.draw_graph`."""
     from . import viz  # imports graphviz only when drawing
@@ -153,7 +153,7 @@ def step_graph(seed: int = 0, hidden: int = 5, dtype: Any = np.float64) -> Any:
         out = model(Tensor(s.X_train.astype(dtype)))
     loss = loss_fn(out, Tensor(s.Y_train.astype(dtype)))
     loss.backward()
-    return viz.draw_graph(loss, params=model)
+    return viz.draw_graph(loss, params=model, **draw_options)
 
 
 def _article_weights(model: nn.Module) -> tuple[np.ndarray, np.ndarray]:
