@@ -32,8 +32,6 @@ from .reference import (
     ARTICLE_TRAIN_ACCURACY,
     ARTICLE_VAL_ACCURACY,
     CaseStudyResult,
-    article_accuracy,
-    classification_accuracy,
     half_sse_loss,
     split_and_init,
 )
@@ -209,19 +207,7 @@ def run(
         seconds = time.perf_counter() - t0
         out_train, out_val = reference.forward(X_train, w0, w1)[1], reference.forward(X_val, w0, w1)[1]
 
-    return CaseStudyResult(
-        seed=seed,
-        variant=variant,
-        art_train=article_accuracy(s.Y_train, out_train),
-        art_val=article_accuracy(s.Y_val, out_val),
-        cls_train=classification_accuracy(s.y_train, out_train),
-        cls_val=classification_accuracy(s.y_val, out_val),
-        loss=half_sse_loss(s.Y_train, out_train),
-        history=history,
-        w0=w0,
-        w1=w1,
-        seconds=seconds,
-    )
+    return CaseStudyResult.measure(seed, variant, s, out_train, out_val, history, w0, w1, seconds)
 
 
 # ---------------------------------------------------------------------------------------------------- report

@@ -270,6 +270,24 @@ class CaseStudyResult(NamedTuple):
     w1: np.ndarray
     seconds: float
 
+    @classmethod
+    def measure(cls, seed: int, variant: str, setup: CaseStudySetup, out_train: np.ndarray, out_val: np.ndarray,
+                history: np.ndarray, w0: np.ndarray, w1: np.ndarray, seconds: float) -> CaseStudyResult:
+        """The figures of a finished run from its outputs on the training and validation rows."""
+        return cls(
+            seed=seed,
+            variant=variant,
+            art_train=article_accuracy(setup.Y_train, out_train),
+            art_val=article_accuracy(setup.Y_val, out_val),
+            cls_train=classification_accuracy(setup.y_train, out_train),
+            cls_val=classification_accuracy(setup.y_val, out_val),
+            loss=half_sse_loss(setup.Y_train, out_train),
+            history=history,
+            w0=w0,
+            w1=w1,
+            seconds=seconds,
+        )
+
 
 def case_study(
     seed: int = 0,
@@ -292,16 +310,4 @@ def case_study(
     seconds = time.perf_counter() - t0
     _, out_train = forward(s.X_train, w0, w1)
     _, out_val = forward(s.X_val, w0, w1)
-    return CaseStudyResult(
-        seed=seed,
-        variant=variant,
-        art_train=article_accuracy(s.Y_train, out_train),
-        art_val=article_accuracy(s.Y_val, out_val),
-        cls_train=classification_accuracy(s.y_train, out_train),
-        cls_val=classification_accuracy(s.y_val, out_val),
-        loss=half_sse_loss(s.Y_train, out_train),
-        history=history,
-        w0=w0,
-        w1=w1,
-        seconds=seconds,
-    )
+    return CaseStudyResult.measure(seed, variant, s, out_train, out_val, history, w0, w1, seconds)
