@@ -154,7 +154,7 @@ def _signature(args: tuple) -> tuple:
     key: list[Hashable] = []
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
-            key.append((a.shape, a.dtype.str))
+            key.append((a.data.shape, a.data.dtype))
         else:
             try:
                 hash(a)
