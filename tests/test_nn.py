@@ -571,6 +571,15 @@ def test_cross_entropy_unbatched_and_spatial(reduction):
     probs = rng.dirichlet(np.ones(4), size=(2, 3)).transpose(0, 2, 1)
     expected = np_reduce(-(probs * logp).sum(1), reduction)
     np.testing.assert_allclose(F.cross_entropy(t64(x), probs, reduction).data, expected, rtol=1e-12)
+    assert tl.gradcheck(lambda a, b: F.cross_entropy(a, b, reduction), (t64(x), t64(probs)))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_second_derivatives(reduction):
+    """Cross-entropy is log_softmax and a fused negative log-likelihood: both differentiate twice."""
+    assert tl.gradgradcheck(lambda x, y: F.cross_entropy(x, y, reduction), (t64(LOGITS), t64(PROBS)))
+    assert tl.gradgradcheck(lambda x: F.cross_entropy(x, LABELS, reduction), t64(LOGITS))
+    assert tl.gradgradcheck(lambda x, y: F.cross_entropy(x, y, reduction), (t64(LOGITS[0]), t64(PROBS[0])))
 
 
 def test_cross_entropy_float32_stays_float32():

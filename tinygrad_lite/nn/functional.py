@@ -117,6 +117,34 @@ class SquaredError(Function):
         return gx, (-gx if ctx.needs_input_grad[1] else None), None
 
 
+class NegativeLogLikelihood(Function):
+    """ℓ = -Σ_c y_c·logp_c along the class axis, per sample; then their mean (``'mean'``), sum (``'sum'``) or
+    each (``'none'``). ∂ℓ/∂logp = -y·g, ∂ℓ/∂y = -logp·g, with g spread along the class axis (÷ N for the
+    mean). After ``log_softmax`` this is cross-entropy in two nodes, as PyTorch's log_softmax + nll_loss,
+    instead of the five a product, two sums, a negation and a mean would record."""
+
+    @staticmethod
+    def forward(ctx, logp, y, axis, reduction):
+        ctx.save_for_backward(logp, y)
+        losses = -np.add.reduce(logp * y, axis=axis)
+        ctx.reduction, ctx.count = reduction, losses.size
+        ctx.kept = logp.shape[:axis] + (1,) + logp.shape[axis + 1 :]  # a loss per sample, the class axis kept
+        if reduction == "none":
+            return losses
+        total = np.add.reduce(losses, axis=None)
+        return total / ctx.count if reduction == "mean" else total
+
+    @staticmethod
+    def backward(ctx, g):
+        logp, y = ctx.saved_tensors
+        need_logp, need_y = ctx.needs_input_grad[:2]
+        if ctx.reduction == "none":
+            g = ctx.xp.reshape(g, ctx.kept)
+        elif ctx.reduction == "mean":
+            g = g / ctx.count
+        return (-(y * g) if need_logp else None), (-(logp * g) if need_y else None), None, None
+
+
 class _ClampedLog(Function):
     """z = max(ln x, -100) (PyTorch's BCE clamps its logs at -100, so a probability of 0 costs 100, not inf);
     dz/dx = 1/x where ln x > -100, 0 where clamped."""
@@ -245,7 +273,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
             f"(class indices must be an integer tensor of shape {x.shape[:axis] + x.shape[axis + 1:]})"
         )
     x, y = _match_dtypes(x, y)
-    return _reduce(-(y * x.log_softmax(axis=axis)).sum(axis=axis), reduction)
+    return NegativeLogLikelihood.apply(x.log_softmax(axis=axis), y, axis, reduction)
 
 
 # --------------------------------------------------------------------------------------------------------------
