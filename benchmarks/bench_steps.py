@@ -260,9 +260,10 @@ LIMITS = """## What limits each figure
   (a Python call each) and a few more numpy kernels than the hand-written step, whose backward reuses
   `out - Y` and folds the loss's ½ and 2 away. About 22 steps of ~1.3 µs of Python each remain: about 2×.
   Reaching 1.1× would need generated, fused code for the whole step.
-- **W2.** Per-node overhead matters less (arrays of 128×128), but cross-entropy is composed of five
-  recorded operations (`log_softmax`, a product, two sums, a mean) where the hand-written step computes the
-  gradient `softmax − Y` directly, and numpy's reductions along 10-element rows are slow in both.
+- **W2.** Per-node overhead matters less (arrays of 128×128), but the framework still does more numpy work:
+  cross-entropy is `log_softmax` and a negative log-likelihood (two nodes, as in PyTorch) whose backward
+  passes through both, where the hand-written step computes the gradient `(softmax − Y)/N` at once; and
+  numpy's reductions along 10-element rows (max, sum) are slow in every system.
 - **W3.** The matrix products dominate and are the same BLAS calls in every system, so every ratio sits
   near 1; what is left is the extra copies and temporaries (see the peak memory column)."""
 
