@@ -21,9 +21,9 @@ instead of numpy arrays, so the backward pass is itself recorded and can be diff
 from __future__ import annotations
 
 import functools
-import heapq
 import itertools
 from collections.abc import Callable, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -150,7 +150,9 @@ class Function:
             shapes = " and ".join(str(a.shape) for a in args if isinstance(a, Tensor))
             message = f"{cls.__name__.lower()}: {str(error).strip()} (input shapes: {shapes})"
             raise next(k for k in (IndexError, ValueError, TypeError) if isinstance(error, k))(message) from None
-        result = Tensor._make(out)
+        result = _new_object(Tensor)  # Tensor._make, inline: this runs for every operation
+        result.data, result.grad, result._node = out, None, None
+        result.requires_grad = result._retains_grad = False
         if _tape is not None:
             _tape.forward(ctx, args, kwargs, result)
         if _grad_enabled and cls.differentiable:
@@ -266,7 +268,7 @@ def run_backward(
     grad_was_enabled, _grad_enabled = _grad_enabled, create_graph  # record the backward only for higher order
     try:
         while heap:
-            tensor = heapq.heappop(heap)[2]
+            tensor = heappop(heap)[2]
             grad = pending.pop(id(tensor))
             node = tensor._node
             if wanted is not None:
@@ -274,7 +276,12 @@ def run_backward(
                     captured[id(tensor)] = grad
             elif tensor._retains_grad:
                 _accumulate(tensor, grad, create_graph, handed_out)
-            input_grads = _call_backward(node, tensor, grad, create_graph)
+            if create_graph or node.saved is _RELEASED:
+                input_grads = _call_backward(node, tensor, grad, create_graph)
+            else:  # the plain backward() pass: the formula on numpy arrays
+                input_grads = node.backward(node, grad)
+                if type(input_grads) is not tuple:
+                    input_grads = (input_grads,)
             if _tape is not None:
                 _tape.backward(node, grad, input_grads)
             if not retain_graph:
@@ -314,7 +321,7 @@ def _receive(tensor: Tensor, grad: Any, pending: dict, heap: list, leaves: list)
     if node is None:
         leaves.append(tensor)
     else:
-        heapq.heappush(heap, (-node.seq, key, tensor))
+        heappush(heap, (-node.seq, key, tensor))
 
 
 def _accumulate(tensor: Tensor, grad: Any, create_graph: bool, handed_out: set[int]) -> None:
