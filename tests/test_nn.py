@@ -582,6 +582,43 @@ def test_cross_entropy_second_derivatives(reduction):
     assert tl.gradgradcheck(lambda x, y: F.cross_entropy(x, y, reduction), (t64(LOGITS[0]), t64(PROBS[0])))
 
 
+@st.composite
+def cross_entropy_case(draw):
+    """Logits of shape (C,), (N, C) or (N, C, d), classes on axis 1 (0 for 1-D), with class-index targets or
+    probability targets, and a reduction."""
+    classes = draw(st.integers(1, 4))
+    shape = draw(st.sampled_from([(classes,), (draw(st.integers(1, 3)), classes),
+                                  (draw(st.integers(1, 2)), classes, draw(st.integers(1, 3)))]))
+    elems = st.floats(-3, 3, allow_nan=False, allow_subnormal=False)
+    x = draw(hnp.arrays(np.float64, shape, elements=elems))
+    axis = 0 if len(shape) == 1 else 1
+    if draw(st.booleans()):
+        sample_shape = shape[:axis] + shape[axis + 1:]
+        target = draw(hnp.arrays(np.int64, sample_shape, elements=st.integers(0, classes - 1)))
+    else:
+        weights = draw(hnp.arrays(np.float64, shape, elements=st.floats(0.1, 1.0)))
+        target = weights / weights.sum(axis=axis, keepdims=True)
+    return x, target, axis, draw(st.sampled_from(REDUCTIONS))
+
+
+@given(cross_entropy_case())
+def test_cross_entropy_over_random_shapes(case):
+    """Values against numpy; gradients against finite differences at first and second order (in the target
+    too, when it holds probabilities)."""
+    x, target, axis, reduction = case
+    logp = np_log_softmax(x, axis)
+    if target.dtype.kind == "i":
+        picked = np.take_along_axis(logp, np.expand_dims(target, axis), axis=axis).squeeze(axis)
+        inputs, fn = (t64(x),), (lambda a: F.cross_entropy(a, target, reduction))
+    else:
+        picked = (target * logp).sum(axis=axis)
+        inputs, fn = (t64(x), t64(target)), (lambda a, b: F.cross_entropy(a, b, reduction))
+    np.testing.assert_allclose(F.cross_entropy(t64(x), target, reduction).data, np_reduce(-picked, reduction),
+                               rtol=1e-12, atol=1e-14)
+    assert tl.gradcheck(fn, inputs)
+    assert tl.gradgradcheck(fn, inputs)
+
+
 def test_cross_entropy_float32_stays_float32():
     out = F.cross_entropy(Tensor(LOGITS.astype(np.float32)), LABELS)
     assert out.dtype == np.float32

@@ -94,6 +94,14 @@ def _elementwise_pair(input: Any, target: Any, reduction: str, name: str) -> tup
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _reduce_array(losses: np.ndarray, reduction: str) -> np.ndarray:
+    """A fused loss's forward: its per-element (or per-sample) losses, their sum, or their mean."""
+    if reduction == "none":
+        return losses
+    total = np.add.reduce(losses, axis=None)
+    return total / losses.size if reduction == "mean" else total
+
+
 class SquaredError(Function):
     """z = Σ (x - y)² (``reduction='sum'``), its mean (``'mean'``), or the elementwise (x - y)² (``'none'``):
     one node instead of a subtraction, a square and a sum, as in PyTorch (losses are where a small network's
@@ -105,10 +113,7 @@ class SquaredError(Function):
         ctx.scale = 2 / x.size if reduction == "mean" else 2  # d(x - y)² = 2(x - y), over N for the mean
         d = x - y
         d *= d  # in place: d is our own temporary
-        if reduction == "none":
-            return d
-        total = np.add.reduce(d, axis=None)
-        return total / d.size if reduction == "mean" else total
+        return _reduce_array(d, reduction)
 
     @staticmethod
     def backward(ctx, g):
@@ -129,10 +134,7 @@ class NegativeLogLikelihood(Function):
         losses = -np.add.reduce(logp * y, axis=axis)
         ctx.reduction, ctx.count = reduction, losses.size
         ctx.kept = logp.shape[:axis] + (1,) + logp.shape[axis + 1 :]  # a loss per sample, the class axis kept
-        if reduction == "none":
-            return losses
-        total = np.add.reduce(losses, axis=None)
-        return total / ctx.count if reduction == "mean" else total
+        return _reduce_array(losses, reduction)
 
     @staticmethod
     def backward(ctx, g):
