@@ -75,11 +75,6 @@ class enable_grad(_GradMode):  # noqa: N801 - named like torch.enable_grad
     enabled = True
 
 
-class _set_grad_enabled(_GradMode):  # noqa: N801
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-
 # --------------------------------------------------------------------------------------------------------------
 # Function: one recorded operation, and the node it leaves in the graph
 # --------------------------------------------------------------------------------------------------------------
@@ -212,28 +207,26 @@ def _fit_to(grad: Any, shape: tuple, dtype: np.dtype, xp: Any) -> Any:
     return grad
 
 
-def _call_backward(node: Function, output: Tensor, grad: Any, create_graph: bool) -> tuple:
-    """Apply one node's backward formula, on numpy arrays or, for higher order, on Tensors."""
-    if node.saved is _RELEASED:
-        raise RuntimeError(
-            f"Trying to backward through the graph a second time (at {type(node).__name__}): its saved values "
-            "were freed after the first backward. Pass retain_graph=True to the first backward() if you "
-            "need to run backward twice."
-        )
-    if not create_graph:
-        grads = node.backward(node, grad)
-    else:
-        # Swap each saved array for the Tensor it came from, so the formula records a differentiable graph.
-        arrays = node.saved
-        by_id = {id(t.data): t for t in (*node.inputs, output) if t is not None}
-        node.saved = tuple(by_id.get(id(a), a) for a in arrays)
-        node.xp = TENSOR_MATH
-        try:
-            grads = node.backward(node, grad)
-        finally:
-            node.saved = arrays
-            del node.xp
-    return grads if type(grads) is tuple else (grads,)
+def _freed_graph_error(node: Function) -> RuntimeError:
+    return RuntimeError(
+        f"Trying to backward through the graph a second time (at {type(node).__name__}): its saved values "
+        "were freed after the first backward. Pass retain_graph=True to the first backward() if you "
+        "need to run backward twice."
+    )
+
+
+def _backward_on_tensors(node: Function, output: Tensor, grad: Any) -> Any:
+    """Apply one node's backward formula to Tensors (create_graph=True), so that it records a graph too: each
+    saved array is swapped for the Tensor it came from, and the formula's ``ctx.xp`` for Tensor operations."""
+    arrays = node.saved
+    by_id = {id(t.data): t for t in (*node.inputs, output) if t is not None}
+    node.saved = tuple(by_id.get(id(a), a) for a in arrays)
+    node.xp = TENSOR_MATH
+    try:
+        return node.backward(node, grad)
+    finally:
+        node.saved = arrays
+        del node.xp
 
 
 def run_backward(
@@ -276,12 +269,14 @@ def run_backward(
                     captured[id(tensor)] = grad
             elif tensor._retains_grad:
                 _accumulate(tensor, grad, create_graph, handed_out)
-            if create_graph or node.saved is _RELEASED:
-                input_grads = _call_backward(node, tensor, grad, create_graph)
+            if node.saved is _RELEASED:
+                raise _freed_graph_error(node)
+            if create_graph:
+                input_grads = _backward_on_tensors(node, tensor, grad)
             else:  # the plain backward() pass: the formula on numpy arrays
                 input_grads = node.backward(node, grad)
-                if type(input_grads) is not tuple:
-                    input_grads = (input_grads,)
+            if type(input_grads) is not tuple:
+                input_grads = (input_grads,)
             if _tape is not None:
                 _tape.backward(node, grad, input_grads)
             if not retain_graph:

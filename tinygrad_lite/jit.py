@@ -60,10 +60,11 @@ class _Tape:
             self.externals.append((r, t))
         return r
 
-    def _array(self, a: Any) -> int:
-        """The register of a gradient array; one the capture did not compute (the root's ones) is a constant."""
+    def _array(self, a: Any, computed: bool = False) -> int:
+        """The register of a gradient array. One the capture has not seen is either computed by the step being
+        recorded, or a constant of the capture (the root's ones): its captured value is then kept."""
         r = self.register_of.get(id(a))
-        return self._new(a, a) if r is None else r
+        return self._new(a, None if computed else a) if r is None else r
 
     # ---- what the engine reports ----------------------------------------------------------------------------
 
@@ -88,7 +89,7 @@ class _Tape:
 
     def backward(self, node: engine.Function, grad: Any, input_grads: tuple) -> None:
         g = self._array(grad)
-        outs = [None if a is None else self._array_out(a) for a in input_grads]
+        outs = [None if a is None else self._array(a, computed=True) for a in input_grads]
 
         def step(regs: list) -> None:
             grads = node.backward(node, regs[g])
@@ -98,10 +99,6 @@ class _Tape:
                     regs[r] = a
 
         self.steps.append(step)
-
-    def _array_out(self, a: Any) -> int:
-        r = self.register_of.get(id(a))
-        return self._new(a, None) if r is None else r
 
     def fit(self, grad: Any, fitted: Any, shape: tuple, dtype: np.dtype) -> None:
         src, dst = self._array(grad), self._new(fitted, None)
