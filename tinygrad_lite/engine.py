@@ -99,9 +99,9 @@ class Function:
     """
 
     # inputs: one entry per positional argument of forward, the Tensor or None
-    # saved: what forward saved for backward (_RELEASED once freed)
+    # saved_tensors: what forward saved for backward (_RELEASED once freed)
     # seq: when the node was recorded; a node is always recorded after the nodes of its inputs
-    __slots__ = ("inputs", "saved", "seq", "__dict__")
+    __slots__ = ("inputs", "saved_tensors", "seq", "__dict__")
 
     xp: Any  # the array namespace backward formulas use: numpy's, or the Tensor one under create_graph
     differentiable = True  # False for operations whose result never carries a gradient (comparisons, argmax)
@@ -115,11 +115,7 @@ class Function:
         raise NotImplementedError
 
     def save_for_backward(self, *values: Any) -> None:
-        self.saved = values
-
-    @property
-    def saved_tensors(self) -> tuple:
-        return self.saved
+        self.saved_tensors = values
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
@@ -138,26 +134,37 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run ``forward`` and, if any Tensor argument requires a gradient, record the node."""
+        # This runs for every operation, so it is written for speed: one pass over the arguments (a plain loop;
+        # comprehensions cost a frame each on Python 3.11), and Tensor._make inlined.
         ctx = _new_object(cls)
-        try:
-            out = run_forward(ctx, [a.data if isinstance(a, Tensor) else a for a in args], kwargs)
+        ctx.saved_tensors = ()
+        arrays, inputs, wants_grad = [], [], False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                inputs.append(a)
+                wants_grad = wants_grad or a.requires_grad
+            else:
+                arrays.append(a)
+                inputs.append(None)
+        try:  # run_forward, inlined
+            out = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
         except (ValueError, IndexError, TypeError) as error:  # say which operation, on which shapes
             shapes = " and ".join(str(a.shape) for a in args if isinstance(a, Tensor))
             message = f"{cls.__name__.lower()}: {str(error).strip()} (input shapes: {shapes})"
             raise next(k for k in (IndexError, ValueError, TypeError) if isinstance(error, k))(message) from None
-        result = _new_object(Tensor)  # Tensor._make, inline: this runs for every operation
+        if type(out) is not np.ndarray:
+            out = _scalar_result_as_array(ctx, out)
+        result = _new_object(Tensor)
         result.data, result.grad, result._node = out, None, None
         result.requires_grad = result._retains_grad = False
         if _tape is not None:
             _tape.forward(ctx, args, kwargs, result)
-        if _grad_enabled and cls.differentiable:
-            for a in args:
-                if isinstance(a, Tensor) and a.requires_grad:
-                    ctx.inputs = tuple([a if isinstance(a, Tensor) else None for a in args])
-                    ctx.seq = next(_sequence)
-                    result.requires_grad = True
-                    result._node = ctx
-                    break
+        if wants_grad and _grad_enabled and cls.differentiable:
+            ctx.inputs = tuple(inputs)
+            ctx.seq = next(_sequence)
+            result.requires_grad = True
+            result._node = ctx
         return result
 
 
@@ -165,16 +172,19 @@ _sequence = itertools.count()
 
 
 def run_forward(ctx: Function, arrays: Sequence, kwargs: dict) -> np.ndarray:
-    """Call ``ctx``'s forward on arrays. numpy returns scalars from 0-d operations; they are turned back into
-    0-d arrays, in the result and in what forward saved, so that every tensor holds an ndarray."""
-    ctx.saved = ()
+    """Call ``ctx``'s forward on arrays, as ``apply`` does (tl.jit's replays call this)."""
+    ctx.saved_tensors = ()
     out = ctx.forward(ctx, *arrays, **kwargs)
-    if type(out) is not np.ndarray:
-        array = np.asarray(out)
-        if ctx.saved:  # forward may have saved its own result
-            ctx.saved = tuple([array if s is out else s for s in ctx.saved])
-        out = array
-    return out
+    return out if type(out) is np.ndarray else _scalar_result_as_array(ctx, out)
+
+
+def _scalar_result_as_array(ctx: Function, out: Any) -> np.ndarray:
+    """numpy returns scalars from 0-d operations; turn one back into a 0-d array, in the result and in what
+    forward saved, so that every tensor holds an ndarray."""
+    array = np.asarray(out)
+    if ctx.saved_tensors:  # forward may have saved its own result
+        ctx.saved_tensors = tuple([array if s is out else s for s in ctx.saved_tensors])
+    return array
 
 
 # tl.jit's recorder (jit._Tape) while it captures a call, else None. The engine reports to it each operation it
@@ -218,14 +228,14 @@ def _freed_graph_error(node: Function) -> RuntimeError:
 def _backward_on_tensors(node: Function, output: Tensor, grad: Any) -> Any:
     """Apply one node's backward formula to Tensors (create_graph=True), so that it records a graph too: each
     saved array is swapped for the Tensor it came from, and the formula's ``ctx.xp`` for Tensor operations."""
-    arrays = node.saved
+    arrays = node.saved_tensors
     by_id = {id(t.data): t for t in (*node.inputs, output) if t is not None}
-    node.saved = tuple(by_id.get(id(a), a) for a in arrays)
+    node.saved_tensors = tuple(by_id.get(id(a), a) for a in arrays)
     node.xp = TENSOR_MATH
     try:
         return node.backward(node, grad)
     finally:
-        node.saved = arrays
+        node.saved_tensors = arrays
         del node.xp
 
 
@@ -252,24 +262,46 @@ def run_backward(
     pending: dict[int, Any] = {}  # id(tensor) -> the sum of the gradients that reached it so far
     heap: list[tuple[int, int, Tensor]] = []  # (-seq, id, tensor) for non-leaves that have a pending gradient
     leaves: list[Tensor] = []
-    for root, grad in zip(roots, root_grads):
-        _receive(root, grad, pending, heap, leaves)
     wanted = None if capture is None else {id(t) for t in capture}
     captured: dict[int, Any] = {}
     handed_out: set[int] = set()
     global _grad_enabled
     grad_was_enabled, _grad_enabled = _grad_enabled, create_graph  # record the backward only for higher order
     try:
-        while heap:
-            tensor = heappop(heap)[2]
-            grad = pending.pop(id(tensor))
+        arrivals = zip(roots, root_grads)  # (tensor, its gradient) pairs to hand over: the roots' first
+        while True:
+            for tensor, grad in arrivals:
+                if grad is None or tensor is None or not tensor.requires_grad:
+                    continue  # a constant input, or one whose gradient backward skipped (needs_input_grad)
+                data = tensor.data
+                if grad.shape != data.shape or grad.dtype is not data.dtype:
+                    fitted = _fit_to(grad, data.shape, data.dtype, xp)
+                    if _tape is not None:
+                        _tape.fit(grad, fitted, data.shape, data.dtype)
+                    grad = fitted
+                key = id(tensor)
+                previous = pending.get(key)
+                if previous is not None:  # another path reached this tensor already: add up
+                    pending[key] = total = previous + grad
+                    if _tape is not None:
+                        _tape.add(previous, grad, total)
+                else:  # the first gradient to arrive schedules the tensor
+                    pending[key] = grad
+                    if tensor._node is None:
+                        leaves.append(tensor)
+                    else:
+                        heappush(heap, (-tensor._node.seq, key, tensor))
+            if not heap:
+                break
+            _, key, tensor = heappop(heap)  # the newest node: all its consumers have run
+            grad = pending.pop(key)
             node = tensor._node
             if wanted is not None:
-                if id(tensor) in wanted:
-                    captured[id(tensor)] = grad
+                if key in wanted:
+                    captured[key] = grad
             elif tensor._retains_grad:
                 _accumulate(tensor, grad, create_graph, handed_out)
-            if node.saved is _RELEASED:
+            if node.saved_tensors is _RELEASED:
                 raise _freed_graph_error(node)
             if create_graph:
                 input_grads = _backward_on_tensors(node, tensor, grad)
@@ -280,17 +312,8 @@ def run_backward(
             if _tape is not None:
                 _tape.backward(node, grad, input_grads)
             if not retain_graph:
-                node.saved = _RELEASED
-            for parent, parent_grad in zip(node.inputs, input_grads):
-                if parent is None or parent_grad is None or not parent.requires_grad:
-                    continue
-                data = parent.data
-                if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
-                    fitted = _fit_to(parent_grad, data.shape, data.dtype, xp)
-                    if _tape is not None:
-                        _tape.fit(parent_grad, fitted, data.shape, data.dtype)
-                    parent_grad = fitted
-                _receive(parent, parent_grad, pending, heap, leaves)
+                node.saved_tensors = _RELEASED
+            arrivals = zip(node.inputs, input_grads)
         for leaf in leaves:
             grad = pending.pop(id(leaf))
             if wanted is None:
@@ -300,23 +323,6 @@ def run_backward(
     finally:
         _grad_enabled = grad_was_enabled
     return captured
-
-
-def _receive(tensor: Tensor, grad: Any, pending: dict, heap: list, leaves: list) -> None:
-    """Add one incoming gradient for ``tensor``; the first one also schedules the tensor."""
-    key = id(tensor)
-    previous = pending.get(key)
-    if previous is not None:
-        pending[key] = total = previous + grad
-        if _tape is not None:
-            _tape.add(previous, grad, total)
-        return
-    pending[key] = grad
-    node = tensor._node
-    if node is None:
-        leaves.append(tensor)
-    else:
-        heappush(heap, (-node.seq, key, tensor))
 
 
 def _accumulate(tensor: Tensor, grad: Any, create_graph: bool, handed_out: set[int]) -> None:
@@ -343,7 +349,7 @@ def _as_root_grad(root: Tensor, gradient: Any, create_graph: bool, what: str) ->
     """The starting gradient for ``root``: ones for a scalar, else the given one, checked against its shape."""
     if gradient is None:
         if root.data.shape == () and not create_graph:  # the usual loss.backward()
-            return np.ones((), root.data.dtype)
+            return np.array(1, root.data.dtype)  # (np.ones is a Python function: 4x slower for one element)
         if root.data.size != 1:
             raise RuntimeError(
                 f"{what}: grad can be implicitly created only for scalar outputs; got a tensor of shape "

@@ -93,7 +93,7 @@ class _Tape:
 
         def step(regs: list) -> None:
             grads = node.backward(node, regs[g])
-            node.saved = ()  # as eager backward releases them: the next replay's forward saves afresh
+            node.saved_tensors = ()  # as eager backward releases them: the next replay's forward saves afresh
             for r, a in zip(outs, grads if type(grads) is tuple else (grads,)):
                 if r is not None:
                     regs[r] = a
