@@ -552,7 +552,7 @@ class Linear(Function):
         if need_w:  # every batch row adds an outer product g_row ⊗ x_row: flatten the batch axes, then Gᵀ @ X
             g2 = g if g.ndim == 2 else xp.reshape(g, (-1, out_features))
             x2 = x if x.ndim == 2 else xp.reshape(x, (-1, in_features))
-            gw = xp.swapaxes(g2, 0, 1) @ x2
+            gw = g2.T @ x2
         gb = xp.sum(g, axis=tuple(range(g.ndim - 1)), keepdims=False) if need_b else None
         return gx, gw, gb
 
