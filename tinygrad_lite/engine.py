@@ -121,7 +121,10 @@ class Function:
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each positional argument of forward: is it a Tensor that wants a gradient? (lets backward skip
         work, e.g. the matmul that would give the gradient of a constant input)"""
-        return tuple([t is not None and t.requires_grad for t in self.inputs])
+        needs = []  # a plain loop: on Python 3.11 a comprehension costs a frame of its own
+        for t in self.inputs:
+            needs.append(t is not None and t.requires_grad)
+        return tuple(needs)
 
     @property
     def next_functions(self) -> tuple:
@@ -182,8 +185,10 @@ def _scalar_result_as_array(ctx: Function, out: Any) -> np.ndarray:
     """numpy returns scalars from 0-d operations; turn one back into a 0-d array, in the result and in what
     forward saved, so that every tensor holds an ndarray."""
     array = np.asarray(out)
-    if ctx.saved_tensors:  # forward may have saved its own result
-        ctx.saved_tensors = tuple([array if s is out else s for s in ctx.saved_tensors])
+    for saved in ctx.saved_tensors:
+        if saved is out:  # forward saved its own result
+            ctx.saved_tensors = tuple([array if s is out else s for s in ctx.saved_tensors])
+            break
     return array
 
 
