@@ -177,7 +177,7 @@ _sequence = itertools.count()
 def run_forward(ctx: Function, arrays: Sequence, kwargs: dict) -> np.ndarray:
     """Call ``ctx``'s forward on arrays, as ``apply`` does (tl.jit's replays call this)."""
     ctx.saved_tensors = ()
-    out = ctx.forward(ctx, *arrays, **kwargs)
+    out = ctx.forward(ctx, *arrays, **kwargs) if kwargs else ctx.forward(ctx, *arrays)
     return out if type(out) is np.ndarray else _scalar_result_as_array(ctx, out)
 
 
