@@ -290,7 +290,7 @@ class Sequential(Module):
 
     def forward(self, x: Any) -> Any:
         for module in self._modules.values():
-            x = module(x)
+            x = module.forward(x)  # what module(x) runs (see Module.__call__), without the property lookup
         return x
 
     def __len__(self) -> int:
