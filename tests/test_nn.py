@@ -98,6 +98,20 @@ def test_forward_missing_and_call():
     assert net(tl.randn(7, 4)).shape == (7, 2)
 
 
+def test_calling_a_module_passes_any_arguments_to_forward_and_honours_an_instance_forward():
+    class Affine(nn.Module):
+        def forward(self, x, scale=1.0, *, shift=0.0):
+            return x * scale + shift
+
+    m, x = Affine(), Tensor([1.0, 2.0])
+    assert m(x, 2.0, shift=1.0).data.tolist() == [3.0, 5.0]
+    with pytest.raises(TypeError):
+        m()  # forward's own signature is what a call checks
+    m.forward = lambda x: x * 10.0  # an instance's own forward wins, as in PyTorch, inside Sequential too
+    assert m(x).data.tolist() == [10.0, 20.0]
+    assert nn.Sequential(m, nn.Identity())(x).data.tolist() == [10.0, 20.0]
+
+
 def test_train_eval_propagate():
     net = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Dropout(0.5), nn.ReLU()))
     assert all(m.training for m in net.modules())
