@@ -112,11 +112,8 @@ class SquaredError(Function):
         ctx.save_for_backward(x, y)
         ctx.scale = 2 / x.size if reduction == "mean" else 2  # d(x - y)² = 2(x - y), over N for the mean
         d = x - y
-        if reduction == "none":
-            d *= d  # in place: d is our own temporary
-            return d
-        total = np.vdot(d, d)  # Σ (x - y)² in one call (a BLAS dot product)
-        return total / d.size if reduction == "mean" else total
+        d *= d  # in place: d is our own temporary
+        return _reduce_array(d, reduction)
 
     @staticmethod
     def backward(ctx, g):
