@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tinygrad_lite as tl  # noqa: E402
-from tinygrad_lite import Tensor, nn, optim  # noqa: E402
+from tinygrad_lite import Tensor, nn, optim, reference  # noqa: E402
 from tinygrad_lite.nn import functional as F  # noqa: E402
 
 try:
@@ -140,12 +140,7 @@ def numpy_buffers_step(w: Workload) -> Callable[[], float]:
     h, d_h, delta1 = (np.empty((n, hidden), w.dtype) for _ in range(3))
     out, err, delta2 = (np.empty((n, outputs), w.dtype) for _ in range(3))
     g0, g1 = np.empty_like(W0), np.empty_like(W1)
-
-    def sigmoid_(z: np.ndarray) -> None:  # in place; inputs here stay far from exp's overflow
-        np.negative(z, out=z)
-        np.exp(z, out=z)
-        z += 1.0
-        np.divide(1.0, z, out=z)
+    sigmoid_ = reference._sigmoid_  # that loop's in-place σ (inputs here stay far from exp's overflow)
 
     def step() -> float:  # every update in place (out=): a closure cannot rebind its buffers with -=
         sigmoid_(np.dot(X, W0.T, out=h))
