@@ -14,6 +14,7 @@ import time
 from types import SimpleNamespace
 
 from tinygrad_lite import Tensor, casestudy, no_grad
+from tinygrad_lite.cli import plot_problem
 from tinygrad_lite.reference import article_accuracy, classification_accuracy, split_and_init
 
 parser = argparse.ArgumentParser(description="The article's Iris case study with tinygrad_lite.")
@@ -21,6 +22,8 @@ parser.add_argument("--steps", type=int, default=100_000)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--plot", metavar="PATH", help="save the error curve, e.g. loss.png")
 args = parser.parse_args()
+if args.plot and (problem := plot_problem(args.plot)):
+    parser.error(problem)  # before training, not after it
 
 # Data and initial weights by the seed protocol: L2-normalised rows, one-hot labels, 100 train / 50 validation.
 data = split_and_init(args.seed)

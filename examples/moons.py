@@ -17,6 +17,7 @@ import numpy as np
 
 import tinygrad_lite as tl
 from tinygrad_lite import Tensor, nn, optim
+from tinygrad_lite.cli import plot_problem
 from tinygrad_lite.nn import functional as F
 
 
@@ -95,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> float:
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and the initial weights")
     parser.add_argument("--plot", metavar="PATH", help="save the decision boundary, e.g. moons.png")
     args = parser.parse_args(argv)
+    if args.plot and (problem := plot_problem(args.plot)):
+        parser.error(problem)  # before training, not after it
 
     tl.manual_seed(args.seed)
     X, y = make_moons(args.points, args.noise, args.seed)

@@ -62,7 +62,7 @@ def test_iris_many_seeds_prints_min_median_max(capsys: pytest.CaptureFixture[str
 
 
 def test_iris_plot_writes_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    path = tmp_path / "sub" / "loss.png"
+    path = tmp_path / "loss.png"
     out = run_cli(capsys, "iris", "--variant", "all", "--steps", "50", "--quiet", "--plot", str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert str(path) in out
@@ -104,6 +104,8 @@ def test_graph_command_dot_source_needs_no_graphviz(capsys: pytest.CaptureFixtur
         (["iris", "--dtype", "float16"], "invalid choice: 'float16'"),
         (["iris", "--seeds", "9-0"], "invalid seed range"),
         (["iris", "--seed", "1", "--seeds", "0-2"], "not allowed with argument"),
+        (["iris", "--seed", "0", "--seeds", "0-2"], "not allowed with argument"),  # 0 is --seed's default
+        (["iris", "--seeds", "0", "--seed", "0"], "not allowed with argument"),
         (["iris", "--plot", "loss"], "cannot tell the format"),
         (["iris", "--graph", "graph.txt"], "cannot tell the format"),
         (["graph", "--output", "x.doc"], "cannot tell the format"),
@@ -116,11 +118,102 @@ def test_bad_arguments_exit_2_with_a_message(argv: list[str], message: str, caps
     assert message in capsys.readouterr().err
 
 
-def test_unwritable_plot_path_is_a_clear_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+@pytest.fixture
+def no_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fails the test if the case study starts training: the checks below must stop the run before it."""
+    from tinygrad_lite import casestudy
+
+    def run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("training started although the arguments could not succeed")
+
+    monkeypatch.setattr(casestudy, "run", run)
+
+
+def _exit_2_before_training(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err  # one line, no traceback
+    return err
+
+
+@pytest.mark.parametrize("option, name", [("--plot", "loss.png"), ("--graph", "graph.svg"), ("--graph", "g.gv")])
+def test_output_in_a_missing_folder_is_an_error_before_training(
+    option: str, name: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, no_training: None
+) -> None:
+    target = tmp_path / "missing" / name
+    err = _exit_2_before_training(capsys, ["iris", "--quiet", option, str(target)])
+    assert f"the folder {str(target.parent)!r} does not exist" in err
+    assert not target.parent.exists()  # not created silently
+
+
+@pytest.mark.parametrize(
+    "module, argv, extra",
+    [("matplotlib", ["iris", "--plot", "loss.png"], "tinygrad-lite[examples]"),
+     ("graphviz", ["iris", "--graph", "graph.gv"], "tinygrad-lite[viz]"),
+     ("graphviz", ["graph", "-o", "graph.gv"], "tinygrad-lite[viz]")],
+)
+def test_missing_extra_is_named_before_training(
+    module: str, argv: list[str], extra: str, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, no_training: None,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, module, None)  # import fails, as when it is not installed
+    err = _exit_2_before_training(capsys, argv)
+    assert f"needs the {module} package: pip install '{extra}'" in err
+
+
+@pytest.mark.parametrize("argv", [["iris", "--graph", "graph.svg"], ["graph", "-o", "graph.png"]])
+def test_missing_dot_is_named_before_training(
+    argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    no_training: None,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot on PATH
+    err = _exit_2_before_training(capsys, argv)
+    assert "needs Graphviz's dot program" in err and "apt-get install graphviz" in err and "brew" in err
+
+
+def test_dot_source_needs_no_dot_program(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    run_cli(capsys, "graph", "-o", str(tmp_path / "demo.gv"))
+    assert (tmp_path / "demo.gv").read_text().startswith("digraph")
+
+
+def test_without_tqdm_one_line_says_the_progress_bar_needs_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    assert main(["iris", "--steps", "20", "--seeds", "0-1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "tinygrad-lite iris: the progress bar needs the tqdm package: pip install 'tinygrad-lite[examples]' "
+        "(training goes on without it)"
+    ]
+    assert "cls train %" in captured.out
+    assert main(["iris", "--steps", "20", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""  # --quiet asks for no bar: nothing to say
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from tinygrad_lite import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"tinygrad-lite {__version__}\n"
+
+
+def test_plot_path_through_a_file_is_an_error_before_training(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, no_training: None
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert main(["iris", "--steps", "5", "--quiet", "--plot", str(blocker / "loss.png")]) == 1
-    assert "tinygrad-lite iris: error:" in capsys.readouterr().err
+    err = _exit_2_before_training(capsys, ["iris", "--quiet", "--plot", str(blocker / "loss.png")])
+    assert f"{str(blocker)!r} is not a folder" in err
 
 
 def test_other_options(capsys: pytest.CaptureFixture[str]) -> None:

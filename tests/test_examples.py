@@ -49,3 +49,19 @@ def test_iris_example_runs(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "classification accuracy" in proc.stdout and "99.04" in proc.stdout
     assert (tmp_path / "loss.png").exists()
+
+
+@pytest.mark.parametrize("missing", ["folder", "matplotlib"])
+def test_moons_plot_problems_stop_before_training(
+    missing: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moons = _load("moons")
+    monkeypatch.setattr(moons, "train", lambda *a, **k: pytest.fail("training started"))
+    path = tmp_path / "no such folder" / "moons.png" if missing == "folder" else tmp_path / "moons.png"
+    if missing == "matplotlib":
+        monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(SystemExit) as info:
+        moons.main(["--plot", str(path)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert ("does not exist" if missing == "folder" else "pip install 'tinygrad-lite[examples]'") in err

@@ -7,14 +7,17 @@ Also ``python -m tinygrad_lite ...``. The work is done by :mod:`tinygrad_lite.ca
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["main", "build_parser", "parse_seeds"]
+__all__ = ["main", "build_parser", "parse_seeds", "missing_extra", "check_output_path", "plot_problem"]
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
 _PLOT_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg")  # what matplotlib writes
@@ -81,14 +84,62 @@ def _positive_float(text: str) -> float:
     return value
 
 
+# ---------------------------------------------------------------------------------- checks before any work
+
+
+def missing_extra(module: str, extra: str, purpose: str) -> str | None:
+    """``None`` when ``module`` can be imported, else one line saying which extra installs it for ``purpose``.
+
+    Checked before training starts, so that a missing package ends the run at once instead of after
+    100,000 steps."""
+    if importlib.util.find_spec(module) is not None:
+        return None
+    return f"{purpose} needs the {module} package: pip install 'tinygrad-lite[{extra}]'"
+
+
+def check_output_path(path: str, what: str) -> str | None:
+    """``None`` when ``path`` can be written later, else why not (its folder is missing or is not a folder)."""
+    folder = Path(path).parent
+    if folder.is_dir():
+        return None
+    why = f"{str(folder)!r} is not a folder" if folder.exists() else f"the folder {str(folder)!r} does not exist"
+    return f"cannot write the {what} to {path!r}: {why}"
+
+
+def plot_problem(path: str) -> str | None:
+    """Why a plot could not be saved to ``path`` (matplotlib or the folder is missing), else ``None``."""
+    return missing_extra("matplotlib", "examples", "--plot") or check_output_path(path, "plot")
+
+
+def _problems_before_work(args: argparse.Namespace) -> list[str]:
+    """What would make a command fail only after its work (100,000 training steps for ``iris``): a missing
+    extra or program, or a folder that does not exist."""
+    plot = getattr(args, "plot", None)
+    graph, option = (args.graph, "--graph") if args.command == "iris" else (args.output, "--output")
+    problems = []
+    if plot:
+        problems.append(plot_problem(plot))
+    if graph:
+        problems += [missing_extra("graphviz", "viz", option), check_output_path(graph, "graph")]
+        if Path(graph).suffix.lower() not in (".gv", ".dot") and shutil.which("dot") is None:
+            problems.append(
+                f"{option} needs Graphviz's dot program to write an image (apt-get install graphviz, dnf install "
+                "graphviz, pacman -S graphviz or brew install graphviz); a .gv file needs no dot"
+            )
+    return [p for p in problems if p is not None]
+
+
 # ------------------------------------------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="tinygrad-lite",
         description="tinygrad_lite: a small reverse-mode autodiff framework on numpy.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     iris = sub.add_parser(
@@ -97,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Reproduce the article's case study: L2-normalised Iris rows, one-hot labels, a 100/50 split, a "
             "4-5-3 sigmoid network without biases, uniform [-1, 1) initial weights, full-batch SGD with lr 0.1 "
-            "on ½·Σ(Y − out)², 100,000 steps, float64, and the seed protocol of ARTICLE.md."
+            "on ½·Σ(Y − out)², 100,000 steps, float64, and the seed protocol of docs/article.md."
         ),
     )
     iris.add_argument(
@@ -109,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
         "all: the three side by side",
     )
     seeds = iris.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the split and weights (default 0)")
+    # default None, not 0: argparse lets a mutually exclusive option through when its value is the default
+    seeds.add_argument("--seed", type=_int_at_least(0), help="seed of the split and weights (default 0)")
     seeds.add_argument("--seeds", type=parse_seeds, metavar="LIST",
                        help="several seeds, e.g. 0-9 or 0,2,3: prints min / median / max of each figure")
     iris.add_argument("--steps", type=_int_at_least(1), default=100_000, help="training steps (default 100000)")
@@ -142,13 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _progress_bar(total: int, desc: str, enabled: bool, leave: bool) -> tuple[Any, Any]:
     """A tqdm bar and the ``progress(steps_done, loss)`` callback that advances it; ``(None, None)`` when
-    disabled, when tqdm is not installed, or (tqdm's own rule) when stderr is not a terminal."""
+    disabled or (tqdm's own rule) when stderr is not a terminal. tqdm must be installed when ``enabled``."""
     if not enabled:
         return None, None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None, None
+    from tqdm import tqdm
+
     bar = tqdm(total=total, desc=desc, unit="step", unit_scale=True, leave=leave, disable=None, dynamic_ncols=True)
     if bar.disable:
         return None, None
@@ -164,10 +214,14 @@ def _cmd_iris(args: argparse.Namespace) -> int:
     from . import casestudy
 
     variants = list(casestudy.VARIANTS) if args.variant == "all" else [args.variant]
-    seeds = args.seeds if args.seeds is not None else [args.seed]
+    seeds = args.seeds if args.seeds is not None else [0 if args.seed is None else args.seed]
     dtype = _DTYPES[args.dtype]
     every = max(1, min(1000, args.steps // 100))  # the bar moves in ~100 ticks: no measurable cost
     runs = [(seed, variant) for seed in seeds for variant in variants]
+    show_progress = not args.quiet
+    if show_progress and (hint := missing_extra("tqdm", "examples", "the progress bar")):
+        print(f"tinygrad-lite iris: {hint} (training goes on without it)", file=sys.stderr)
+        show_progress = False
     print(
         f"tinygrad-lite iris: 4-{args.hidden}-3 sigmoid network without biases, "
         f"SGD lr {args.lr:g} on ½·Σ(Y − out)², {args.steps:,} full-batch steps, {args.dtype}; "
@@ -178,7 +232,7 @@ def _cmd_iris(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     results = []
     for seed, variant in runs:
-        bar, progress = _progress_bar(args.steps, f"{variant} seed {seed}", not args.quiet, leave=len(runs) == 1)
+        bar, progress = _progress_bar(args.steps, f"{variant} seed {seed}", show_progress, leave=len(runs) == 1)
         try:
             results.append(
                 casestudy.run(seed, variant, args.steps, args.lr, args.hidden, dtype, progress, every, args.jit)
@@ -225,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (argparse exits with 2 on bad arguments)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if problems := _problems_before_work(args):
+        parser.exit(2, "".join(f"tinygrad-lite {args.command}: error: {p}\n" for p in problems))
     try:
         return args.handler(args)
     except KeyboardInterrupt:
