@@ -7,6 +7,8 @@ files. Tracebacks point at the Markdown file and its line numbers.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from pathlib import Path
 
@@ -62,6 +64,18 @@ def test_readme_has_a_runnable_example() -> None:
     """Guards against a silent pass: the README must exist and hold at least one python block."""
     assert (ROOT / "README.md").exists(), "README.md is missing"
     assert python_blocks(ROOT / "README.md"), "README.md has no ```python block"
+
+
+def test_readme_prints_what_its_comments_say(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In README.md a ``print(...)  # text`` line promises its output: each such line prints exactly ``text``."""
+    monkeypatch.chdir(tmp_path)
+    promised = [m[1] for _, source in python_blocks(ROOT / "README.md")
+                for m in re.finditer(r"^print\(.*\)\s+# (.+)$", source, re.MULTILINE)]
+    assert promised, "README.md's example has no commented print line"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        _run_blocks(ROOT / "README.md")
+    assert printed.getvalue().splitlines() == promised
 
 
 @pytest.mark.parametrize("path", markdown_files(), ids=[str(p.relative_to(ROOT)) for p in markdown_files()])
