@@ -1,6 +1,6 @@
 """Time one full training step (forward, backward, optimizer update) of three networks in several systems.
 
-Workloads (issue 5):
+Workloads:
 - W1 "article": X 100×4 → 5 → 3, sigmoid on both layers, no biases, ½·Σ(Y − out)², SGD lr 0.1, float64.
 - W2 "mid": 64 → 128 → 10 with biases, batch 128, ReLU, softmax cross-entropy (mean), SGD lr 0.1, float32.
 - W3 "large": 784 → 512 → 256 → 10 with biases, batch 256, ReLU, softmax cross-entropy (mean), SGD, float32.
@@ -429,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         memory = "" if peak is None else f"{peak / 1024:,.0f} KiB"
         lines.append(f"| {workload} | {name} | {_format_time(median)} | {ratio:.2f}× | {memory} |")
     ratios = {(workload.split()[0], name): ratio for workload, name, _, ratio, _ in rows}
-    lines += ["", "## Targets (issue 5)", "", "| workload | system | target | measured | met |",
+    lines += ["", "## Targets", "", "| workload | system | target | measured | met |",
               "|---|---|---:|---:|---|"]
     for (workload, name), target in TARGETS.items():
         if (workload, name) in ratios:

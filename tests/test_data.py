@@ -33,7 +33,7 @@ def test_load_iris_shapes_dtypes_names() -> None:
 
 def test_load_iris_values_match_data_readme() -> None:
     X, y, _, _ = load_iris()
-    # Column means from shared/data/README.md (Fisher's version, not UCI's: sepal_width would be 3.0540).
+    # Column means from tinygrad_lite/datasets/README.md (Fisher's version, not UCI's: sepal_width would be 3.0540).
     np.testing.assert_allclose(X.mean(axis=0), [5.8433, 3.0573, 3.7580, 1.1993], atol=5e-5)
     # Sorted by species, 50 rows each; first row and the two rows where UCI's copy differs.
     np.testing.assert_array_equal(y, np.repeat([0, 1, 2], 50))
