@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -258,6 +260,31 @@ def test_zero_grad(make):
     assert all(p.grad is not None and not p.grad.data.any() for p in params)
     opt.zero_grad()
     assert all(p.grad is None for p in params)
+
+
+def test_zero_grad_clears_in_place_and_module_and_optimizer_agree():
+    """One place clears gradients (engine.zero_grad): zeros go into the existing array when it is writeable."""
+    model = nn.Linear(3, 2)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    model(Tensor(np.ones((4, 3), np.float32))).sum().backward()
+    arrays = [p.grad.data for p in model.parameters()]
+    opt.zero_grad(set_to_none=False)
+    assert all(p.grad.data is a and not a.any() for p, a in zip(model.parameters(), arrays))
+    recorded = Tensor(np.ones((2, 3), np.float32), requires_grad=True) * 2.0  # a gradient with a graph of its own
+    model.weight.grad = recorded
+    model.zero_grad(set_to_none=False)
+    assert model.weight.grad is not recorded and model.weight.grad.grad_fn is None
+    assert not model.weight.grad.data.any() and recorded.data.all()
+    model.zero_grad()
+    assert model.weight.grad is None and model.bias.grad is None
+
+
+def test_optim_does_not_import_nn():
+    """Layers depend downwards only: optimizers work on tensors and know nothing of modules."""
+    tree = ast.parse(Path(optim.__file__).read_text())
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert imported and not [name for name in imported if "nn" in name.split(".")]
 
 
 def test_learning_rate_can_change_between_steps():

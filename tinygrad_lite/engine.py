@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from heapq import heappop, heappush
 from typing import Any
 
@@ -348,6 +348,24 @@ def _accumulate(tensor: Tensor, grad: Any, create_graph: bool, handed_out: set[i
         tensor.grad = Tensor._make(stored)
     if _tape is not None:
         _tape.store(tensor, grad, copy, added)
+
+
+def zero_grad(tensors: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Clear the gradients of ``tensors``: set them to ``None``, or to zeros (in place when the gradient is a plain
+    writeable array, as in PyTorch). ``Module.zero_grad`` and ``Optimizer.zero_grad`` both come here."""
+    tensors = list(tensors)
+    if _tape is not None:  # tl.jit is capturing: a replay must clear the gradients too
+        _tape.call(lambda: zero_grad(tensors, set_to_none))
+    for tensor in tensors:
+        grad = tensor.grad
+        if grad is None:
+            continue
+        if set_to_none:
+            tensor.grad = None
+        elif grad.grad_fn is None and grad.data.flags.writeable and grad.data.shape == tensor.shape:
+            grad.data.fill(0)
+        else:
+            tensor.grad = Tensor._make(np.zeros_like(tensor.data))
 
 
 def _as_root_grad(root: Tensor, gradient: Any, create_graph: bool, what: str) -> Any:

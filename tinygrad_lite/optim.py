@@ -17,7 +17,6 @@ import numpy as np
 
 from . import engine
 from .engine import enable_grad
-from .nn.module import _clear_grad
 from .tensor import Tensor
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer"]
@@ -61,10 +60,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: ``None`` (default) or zeros."""
-        if engine._tape is not None:  # tl.jit is capturing: replays must clear the gradients too
-            engine._tape.call(lambda: self.zero_grad(set_to_none))
-        for p in self.params:
-            _clear_grad(p, set_to_none)
+        engine.zero_grad(self.params, set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient. ``closure``, if given, recomputes and returns the loss

@@ -193,10 +193,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of all parameters: set them to ``None`` (default) or to zeros."""
-        if engine._tape is not None:  # tl.jit is capturing: replays must clear the gradients too
-            engine._tape.call(lambda: self.zero_grad(set_to_none))
-        for param in self.parameters():
-            _clear_grad(param, set_to_none)
+        engine.zero_grad(self.parameters(), set_to_none)
 
     # ---- state ----------------------------------------------------------------------------------------------
 
@@ -258,19 +255,6 @@ class Module:
         if not self._modules:
             return f"{type(self).__name__}({self.extra_repr()})"
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
-
-
-def _clear_grad(param: Tensor, set_to_none: bool) -> None:
-    """Set a gradient to None, or to zeros: in place when it is a plain writeable array, as in PyTorch."""
-    grad = param.grad
-    if grad is None:
-        return
-    if set_to_none:
-        param.grad = None
-    elif grad.grad_fn is None and grad.data.flags.writeable and grad.data.shape == param.shape:
-        grad.data.fill(0)
-    else:
-        param.grad = Tensor._make(np.zeros_like(param.data))
 
 
 class Sequential(Module):
