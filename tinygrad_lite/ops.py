@@ -558,6 +558,101 @@ class Linear(Function):
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Losses. Each is one node, as in PyTorch, where a composition would record three to five (losses are where a
+# small network's per-node overhead shows); nn/functional.py checks the arguments and applies these.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _reduce_array(losses: np.ndarray, reduction: str) -> np.ndarray:
+    """A fused loss's forward: its per-element (or per-sample) losses, their sum, or their mean."""
+    if reduction == "none":
+        return losses
+    total = np.add.reduce(losses, axis=None)
+    return total / losses.size if reduction == "mean" else total
+
+
+class SquaredError(Function):
+    """z = Σ (x - y)² (``reduction='sum'``), its mean (``'mean'``), or the elementwise (x - y)² (``'none'``);
+    dz/dx = 2(x - y)·g (divided by N for the mean), dz/dy = -dz/dx."""
+
+    @staticmethod
+    def forward(ctx, x, y, reduction):
+        ctx.save_for_backward(x, y)
+        ctx.scale = 2 / x.size if reduction == "mean" else 2  # d(x - y)² = 2(x - y), over N for the mean
+        d = x - y
+        d *= d  # in place: d is our own temporary
+        return _reduce_array(d, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        gx = (g * ctx.scale) * (x - y)
+        return gx, (-gx if ctx.needs_input_grad[1] else None), None
+
+
+class NegativeLogLikelihood(Function):
+    """ℓ = -Σ_c y_c·logp_c along the class axis, per sample; then their mean (``'mean'``), sum (``'sum'``) or
+    each (``'none'``). ∂ℓ/∂logp = -y·g, ∂ℓ/∂y = -logp·g, with g spread along the class axis (÷ N for the
+    mean). After ``log_softmax`` this is cross-entropy in two nodes, as PyTorch's log_softmax + nll_loss."""
+
+    @staticmethod
+    def forward(ctx, logp, y, axis, reduction):
+        ctx.save_for_backward(logp, y)
+        losses = -np.add.reduce(logp * y, axis=axis)
+        ctx.reduction, ctx.count = reduction, losses.size
+        ctx.kept = logp.shape[:axis] + (1,) + logp.shape[axis + 1 :]  # a loss per sample, the class axis kept
+        return _reduce_array(losses, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        logp, y = ctx.saved_tensors
+        need_logp, need_y = ctx.needs_input_grad[:2]
+        if ctx.reduction == "none":
+            g = ctx.xp.reshape(g, ctx.kept)
+        elif ctx.reduction == "mean":
+            g = g / ctx.count
+        return (-(y * g) if need_logp else None), (-(logp * g) if need_y else None), None, None
+
+
+class ClampedLog(Function):
+    """z = max(ln x, -100) (PyTorch's BCE clamps its logs at -100, so a probability of 0 costs 100, not inf);
+    dz/dx = 1/x where ln x > -100, 0 where clamped."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(divide="ignore"):
+            z = np.log(x)
+        unclamped = z > -100
+        ctx.save_for_backward(x, unclamped)
+        return np.maximum(z, -100)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, unclamped = ctx.saved_tensors
+        xp = ctx.xp
+        return xp.where(unclamped, g, 0) / xp.where(unclamped, x, 1)
+
+
+class BCEWithLogits(Function):
+    """z = softplus(x) - x·y, computed as max(x, 0) - x·y + ln(1 + e^-|x|): no exponential overflows, and
+    for hard labels (y = 0 or 1) the first two terms cancel exactly.  dz/dx = σ(x) - y, dz/dy = -x."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        z = np.maximum(x, 0)
+        z -= x * y  # first, so that an exact 0 (hard labels) keeps the small log term's precision
+        z += np.log1p(np.exp(-np.abs(x)))
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        return (g * (ctx.xp.sigmoid(x) - y) if need_x else None), (-g * x if need_y else None)
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Moving elements around: the gradient is moved back the same way
 # --------------------------------------------------------------------------------------------------------------
 
@@ -668,6 +763,16 @@ class ArgReduce(Function):
     @staticmethod
     def forward(ctx, x, reduce, axis, keepdim):
         return np.asarray(reduce(x, axis=axis, keepdims=keepdim), dtype=np.int64)
+
+
+class ClassMask(Function):
+    """z = True at each sample's class along ``axis``, from integer class indices (a one-hot mask); no gradient."""
+
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, labels, classes, axis):
+        return np.moveaxis(labels[..., None] == np.arange(classes), -1, axis)
 
 
 class Detach(Function):

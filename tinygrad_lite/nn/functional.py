@@ -7,6 +7,9 @@ broadcasting it to ``(N, N)`` computes a different loss.
 
 Numerical stability: cross-entropy is computed from ``log_softmax`` and BCE-with-logits from softplus, never
 from probabilities, so logits of any finite size give finite losses and gradients.
+
+This module only checks arguments and composes operations: every derivative, including those of the fused
+losses (``ops.SquaredError``, ``ops.NegativeLogLikelihood``, ...), is written in ``ops.py``.
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Function
-from ..ops import Linear as LinearOp
+from .. import ops
 from ..tensor import Tensor, get_rng, where
 
 __all__ = [
@@ -90,102 +92,6 @@ def _elementwise_pair(input: Any, target: Any, reduction: str, name: str) -> tup
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Fused operations: their forward is the numerically careful formula, their backward is written out
-# --------------------------------------------------------------------------------------------------------------
-
-
-def _reduce_array(losses: np.ndarray, reduction: str) -> np.ndarray:
-    """A fused loss's forward: its per-element (or per-sample) losses, their sum, or their mean."""
-    if reduction == "none":
-        return losses
-    total = np.add.reduce(losses, axis=None)
-    return total / losses.size if reduction == "mean" else total
-
-
-class SquaredError(Function):
-    """z = Σ (x - y)² (``reduction='sum'``), its mean (``'mean'``), or the elementwise (x - y)² (``'none'``):
-    one node instead of a subtraction, a square and a sum, as in PyTorch (losses are where a small network's
-    per-node overhead shows).  dz/dx = 2(x - y)·g (divided by N for the mean), dz/dy = -dz/dx."""
-
-    @staticmethod
-    def forward(ctx, x, y, reduction):
-        ctx.save_for_backward(x, y)
-        ctx.scale = 2 / x.size if reduction == "mean" else 2  # d(x - y)² = 2(x - y), over N for the mean
-        d = x - y
-        d *= d  # in place: d is our own temporary
-        return _reduce_array(d, reduction)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        gx = (g * ctx.scale) * (x - y)
-        return gx, (-gx if ctx.needs_input_grad[1] else None), None
-
-
-class NegativeLogLikelihood(Function):
-    """ℓ = -Σ_c y_c·logp_c along the class axis, per sample; then their mean (``'mean'``), sum (``'sum'``) or
-    each (``'none'``). ∂ℓ/∂logp = -y·g, ∂ℓ/∂y = -logp·g, with g spread along the class axis (÷ N for the
-    mean). After ``log_softmax`` this is cross-entropy in two nodes, as PyTorch's log_softmax + nll_loss,
-    instead of the five a product, two sums, a negation and a mean would record."""
-
-    @staticmethod
-    def forward(ctx, logp, y, axis, reduction):
-        ctx.save_for_backward(logp, y)
-        losses = -np.add.reduce(logp * y, axis=axis)
-        ctx.reduction, ctx.count = reduction, losses.size
-        ctx.kept = logp.shape[:axis] + (1,) + logp.shape[axis + 1 :]  # a loss per sample, the class axis kept
-        return _reduce_array(losses, reduction)
-
-    @staticmethod
-    def backward(ctx, g):
-        logp, y = ctx.saved_tensors
-        need_logp, need_y = ctx.needs_input_grad[:2]
-        if ctx.reduction == "none":
-            g = ctx.xp.reshape(g, ctx.kept)
-        elif ctx.reduction == "mean":
-            g = g / ctx.count
-        return (-(y * g) if need_logp else None), (-(logp * g) if need_y else None), None, None
-
-
-class _ClampedLog(Function):
-    """z = max(ln x, -100) (PyTorch's BCE clamps its logs at -100, so a probability of 0 costs 100, not inf);
-    dz/dx = 1/x where ln x > -100, 0 where clamped."""
-
-    @staticmethod
-    def forward(ctx, x):
-        with np.errstate(divide="ignore"):
-            z = np.log(x)
-        unclamped = z > -100
-        ctx.save_for_backward(x, unclamped)
-        return np.maximum(z, -100)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, unclamped = ctx.saved_tensors
-        xp = ctx.xp
-        return xp.where(unclamped, g, 0) / xp.where(unclamped, x, 1)
-
-
-class _BCEWithLogits(Function):
-    """z = softplus(x) - x·y, computed as max(x, 0) - x·y + ln(1 + e^-|x|): no exponential overflows, and
-    for hard labels (y = 0 or 1) the first two terms cancel exactly.  dz/dx = σ(x) - y, dz/dy = -x."""
-
-    @staticmethod
-    def forward(ctx, x, y):
-        ctx.save_for_backward(x, y)
-        z = np.maximum(x, 0)
-        z -= x * y  # first, so that an exact 0 (hard labels) keeps the small log term's precision
-        z += np.log1p(np.exp(-np.abs(x)))
-        return z
-
-    @staticmethod
-    def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        need_x, need_y = ctx.needs_input_grad
-        return (g * (ctx.xp.sigmoid(x) - y) if need_x else None), (-g * x if need_y else None)
-
-
-# --------------------------------------------------------------------------------------------------------------
 # Losses
 # --------------------------------------------------------------------------------------------------------------
 
@@ -193,7 +99,7 @@ class _BCEWithLogits(Function):
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error: ℓᵢ = (xᵢ - yᵢ)², then mean, sum or none."""
     x, y = _elementwise_pair(input, target, reduction, "mse_loss")
-    return SquaredError.apply(x, y, reduction)
+    return ops.SquaredError.apply(x, y, reduction)
 
 
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -212,7 +118,7 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Te
             "binary_cross_entropy: input values must be probabilities in [0, 1]; got values from "
             f"{finite.min():g} to {finite.max():g} (for logits use binary_cross_entropy_with_logits)"
         )
-    loss = -(y * _ClampedLog.apply(x) + (1 - y) * _ClampedLog.apply(1 - x))
+    loss = -(y * ops.ClampedLog.apply(x) + (1 - y) * ops.ClampedLog.apply(1 - x))
     return _reduce(loss, reduction)
 
 
@@ -220,17 +126,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "
     """BCE on logits: ℓᵢ = -(yᵢ·log σ(xᵢ) + (1 - yᵢ)·log(1 - σ(xᵢ))) = softplus(xᵢ) - xᵢ·yᵢ, computed stably
     for any finite logit."""
     x, y = _elementwise_pair(input, target, reduction, "binary_cross_entropy_with_logits")
-    return _reduce(_BCEWithLogits.apply(x, y), reduction)
-
-
-class _ClassMask(Function):
-    """True at each sample's class along ``axis`` (a one-hot mask from class indices); no gradient."""
-
-    differentiable = False
-
-    @staticmethod
-    def forward(ctx, labels, classes, axis):
-        return np.moveaxis(labels[..., None] == np.arange(classes), -1, axis)
+    return _reduce(ops.BCEWithLogits.apply(x, y), reduction)
 
 
 def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -264,7 +160,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
                              f"to {labels.max()}")
         # -log_softmax at each sample's class: picked with a mask (a recorded operation, so tl.jit replays it
         # with new labels) rather than by indexing with the labels' values
-        mask = _ClassMask.apply(y, classes, axis)
+        mask = ops.ClassMask.apply(y, classes, axis)
         picked = where(mask, x.log_softmax(axis=axis), 0.0).sum(axis=axis)
         return _reduce(-picked, reduction)
     if y.dtype.kind != "f":
@@ -275,7 +171,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
             f"(class indices must be an integer tensor of shape {x.shape[:axis] + x.shape[axis + 1:]})"
         )
     x, y = _match_dtypes(x, y)
-    return NegativeLogLikelihood.apply(x.log_softmax(axis=axis), y, axis, reduction)
+    return ops.NegativeLogLikelihood.apply(x.log_softmax(axis=axis), y, axis, reduction)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -320,7 +216,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if x.data.dtype != dtype or (bias is not None and bias.data.dtype != dtype):
         y = x @ weight.T  # mixed dtypes: the operators promote them, as in PyTorch
         return y if bias is None else y + bias
-    return LinearOp.apply(x, weight, bias)
+    return ops.Linear.apply(x, weight, bias)
 
 
 def _check_p(p: Any, name: str) -> float:
