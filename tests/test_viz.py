@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lite as tl
-from tinygrad_lite import Tensor, viz
+from tinygrad_lite import Tensor, nn, viz
 
 graphviz = pytest.importorskip("graphviz")
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
@@ -180,46 +180,21 @@ def test_scalar_demo_is_the_classic_neuron() -> None:
 # ---- modules and clusters -----------------------------------------------------------------------------------
 
 
-class _Module:
-    """A hand-made module exposing only the public API viz relies on (named_parameters, children)."""
-
-    def __init__(self) -> None:
-        object.__setattr__(self, "_own", {})
-
-    def __setattr__(self, name: str, value: object) -> None:
-        self._own[name] = value
-        object.__setattr__(self, name, value)
-
-    def children(self):
-        return (v for v in self._own.values() if isinstance(v, _Module))
-
-    def named_parameters(self, prefix: str = ""):
-        for name, value in self._own.items():
-            full = f"{prefix}.{name}" if prefix else name
-            if isinstance(value, Tensor):
-                yield full, value
-            elif isinstance(value, _Module):
-                yield from value.named_parameters(full)
-
-    def __call__(self, *args):
-        return self.forward(*args)
-
-
-class _Linear(_Module):
+class _Linear(nn.Module):
     def __init__(self, n_in: int, n_out: int) -> None:
         super().__init__()
-        self.weight = Tensor(np.random.default_rng(0).normal(size=(n_out, n_in)), requires_grad=True)
+        self.weight = nn.Parameter(np.random.default_rng(0).normal(size=(n_out, n_in)))
 
     def forward(self, x: Tensor) -> Tensor:
         return x @ self.weight.T
 
 
-class _Sigmoid(_Module):
+class _Sigmoid(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return x.sigmoid()
 
 
-class _Net(_Module):
+class _Net(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.fc1, self.act1, self.fc2, self.act2 = _Linear(4, 5), _Sigmoid(), _Linear(5, 3), _Sigmoid()
@@ -267,8 +242,21 @@ def test_clusters_from_trace_modules_are_exact() -> None:
     assert "subgraph cluster_act2" in viz.draw_graph(loss).source
 
 
+def test_trace_modules_gives_back_an_instance_s_own_forward() -> None:
+    model = _Net()
+    own = model.fc2.forward
+    object.__setattr__(model.fc2, "forward", own)  # an instance attribute, as trace_modules itself sets one
+    _iris_step(model, trace=True)
+    assert vars(model.fc2)["forward"] is own and "forward" not in vars(model.fc1)
+
+
+def test_params_must_be_a_module_or_a_mapping() -> None:
+    with pytest.raises(TypeError, match=r"nn\.Module or a mapping"):
+        viz.draw_graph(Tensor(1.0), params=[Tensor(1.0)])
+
+
 def test_nested_modules_nest_clusters() -> None:
-    outer = _Module()
+    outer = nn.Module()
     outer.block = _Net()
     x = Tensor(np.ones((2, 4)))
     loss = outer.block(x).sum()
@@ -280,9 +268,6 @@ def test_nested_modules_nest_clusters() -> None:
 
 
 def test_clusters_with_tinygrad_lite_nn() -> None:
-    nn = pytest.importorskip("tinygrad_lite.nn")
-    if not all(hasattr(nn, k) for k in ("Linear", "Sequential", "Sigmoid")):
-        pytest.skip("tinygrad_lite.nn has no Linear/Sequential/Sigmoid yet")
     model = nn.Sequential(nn.Linear(4, 5, bias=False), nn.Sigmoid(), nn.Linear(5, 3, bias=False), nn.Sigmoid())
     loss = _iris_step(model)
     source = viz.draw_graph(loss, params=model).source
@@ -294,16 +279,16 @@ def test_clusters_with_tinygrad_lite_nn() -> None:
 
 
 def test_clusters_with_linear_and_bias_put_the_add_in_the_layer() -> None:
-    class Affine(_Module):
+    class Affine(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.weight = Tensor(np.ones((2, 3)), requires_grad=True)
-            self.bias = Tensor(np.zeros(2), requires_grad=True)
+            self.weight = nn.Parameter(np.ones((2, 3)))
+            self.bias = nn.Parameter(np.zeros(2))
 
         def forward(self, x: Tensor) -> Tensor:
             return (x @ self.weight.T + self.bias).relu()
 
-    model = _Module()
+    model = nn.Module()
     model.layer = Affine()
     out = model.layer(Tensor(np.ones((4, 3)))).mean()
     source = viz.draw_graph(out, params=model).source

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from .nn import Module
 from .tensor import Tensor
 
 __all__ = ["GraphvizNotFoundError", "draw_graph", "render", "scalar_demo", "trace_modules"]
@@ -134,56 +135,21 @@ def render(graph: Any, path: str | Path) -> Path:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Modules, seen only through their public API
+# Modules
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _is_module(obj: Any) -> bool:
-    return callable(getattr(obj, "named_parameters", None)) and not isinstance(obj, Mapping)
-
-
-def _named_modules(module: Any) -> dict[str, Any]:
-    """Dotted name → submodule, the root under ``""``. Uses ``named_modules()`` when the Module has it, else
-    walks ``children()`` and finds each child's attribute name (also inside lists, tuples and dicts)."""
-    if callable(getattr(module, "named_modules", None)):
-        return dict(module.named_modules())
-    found: dict[str, Any] = {"": module}
-    seen = {id(module)}
-    stack = [("", module)]
-    while stack:
-        prefix, parent = stack.pop()
-        children = list(parent.children()) if callable(getattr(parent, "children", None)) else []
-        if not children:
-            continue
-        child_ids = {id(c) for c in children}
-        named: list[tuple[str, Any]] = []
-        attrs = getattr(parent, "_modules", None)
-        items = list(attrs.items()) if isinstance(attrs, Mapping) else list(vars(parent).items())
-        named += [(attr, value) for attr, value in items if id(value) in child_ids]
-        for attr, value in items:  # then public containers: self.layers = [Linear(...), ...]
-            if attr.startswith("_"):
-                continue
-            if isinstance(value, (list, tuple)):
-                named += [(f"{attr}.{i}", v) for i, v in enumerate(value) if id(v) in child_ids]
-            elif isinstance(value, Mapping):
-                named += [(f"{attr}.{k}", v) for k, v in value.items() if id(v) in child_ids]
-        for i, child in enumerate(children):  # children reachable by no attribute: name them by position
-            if all(c is not child for _, c in named):
-                named.append((str(i), child))
-        for attr, child in named:
-            if id(child) not in seen:
-                seen.add(id(child))
-                name = f"{prefix}.{attr}" if prefix else attr
-                found[name] = child
-                stack.append((name, child))
-    return found
-
-
-def _named_tensors(params: Any) -> dict[int, str]:
+def _named_tensors(params: Module | Mapping[str, Tensor] | None) -> dict[int, str]:
     """``id(tensor)`` → name, from a Module (``named_parameters()``) or a name → Tensor mapping."""
     if params is None:
         return {}
-    pairs = params.items() if isinstance(params, Mapping) else params.named_parameters()
+    if isinstance(params, Module):
+        pairs = params.named_parameters()
+    elif isinstance(params, Mapping):
+        pairs = params.items()
+    else:
+        raise TypeError(f"draw_graph: params must be an nn.Module or a mapping of names to Tensors; got a "
+                        f"{type(params).__name__}")
     names: dict[int, str] = {}
     for name, tensor in pairs:
         if not isinstance(tensor, Tensor):
@@ -193,7 +159,7 @@ def _named_tensors(params: Any) -> dict[int, str]:
 
 
 @contextlib.contextmanager
-def trace_modules(module: Any) -> Iterator[None]:
+def trace_modules(module: Module) -> Iterator[None]:
     """Tag the graph nodes each submodule creates, so :func:`draw_graph` clusters them exactly.
 
     Inside the ``with`` block each submodule's ``forward`` is wrapped: when it returns, the operations between
@@ -204,18 +170,17 @@ def trace_modules(module: Any) -> Iterator[None]:
             loss = loss_fn(model(x), y)
         draw_graph(loss, params=model)
     """
-    wrapped: list[tuple[Any, bool, Any]] = []
+    wrapped: list[tuple[Module, Any]] = []  # (submodule, the forward its instance had of its own, or None)
     try:
-        for name, sub in _named_modules(module).items():
-            if not name or not callable(getattr(sub, "forward", None)):
-                continue
-            own = vars(sub).get("forward") if hasattr(sub, "__dict__") else None
-            object.__setattr__(sub, "forward", _tagging_forward(sub.forward, (name, type(sub).__name__)))
-            wrapped.append((sub, own is not None, own))
+        for name, sub in module.named_modules():
+            if name:  # not the root: its tag would put the whole forward pass in one cluster
+                own = vars(sub).get("forward")
+                object.__setattr__(sub, "forward", _tagging_forward(sub.forward, (name, type(sub).__name__)))
+                wrapped.append((sub, own))
         yield
     finally:
-        for sub, had_own, own in reversed(wrapped):
-            if had_own:
+        for sub, own in reversed(wrapped):
+            if own is not None:
                 object.__setattr__(sub, "forward", own)
             else:
                 object.__delattr__(sub, "forward")
@@ -373,7 +338,7 @@ def _cluster_id(name: str, taken: set[str]) -> str:
 
 def draw_graph(
     root: Tensor | Sequence[Tensor],
-    params: Any = None,
+    params: Module | Mapping[str, Tensor] | None = None,
     show_data: bool = False,
     show_grad: bool = False,
     rankdir: str = "LR",
@@ -393,7 +358,7 @@ def draw_graph(
     if not roots or not all(isinstance(r, Tensor) for r in roots):
         raise TypeError("draw_graph: root must be a Tensor or a sequence of Tensors")
     names = _named_tensors(params)
-    modules = _named_modules(params) if _is_module(params) else {}
+    modules = dict(params.named_modules()) if isinstance(params, Module) else {}
     order, produced = _walk(roots)
     root_ids = {id(r) for r in roots}
 
