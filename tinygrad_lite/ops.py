@@ -15,6 +15,7 @@ Conventions
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -563,12 +564,14 @@ class Linear(Function):
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _reduce_array(losses: np.ndarray, reduction: str) -> np.ndarray:
-    """A fused loss's forward: its per-element (or per-sample) losses, their sum, or their mean."""
+def reduce_losses(losses: Any, reduction: str) -> Any:
+    """The per-element (or per-sample) losses themselves (``'none'``), their sum, or their mean. The same code
+    reduces numpy arrays, in the forward of the fused losses below, and Tensors, for the losses that
+    nn/functional.py composes from recorded operations."""
     if reduction == "none":
         return losses
-    total = np.add.reduce(losses, axis=None)
-    return total / losses.size if reduction == "mean" else total
+    total = losses.sum()
+    return total / math.prod(losses.shape) if reduction == "mean" else total
 
 
 class SquaredError(Function):
@@ -581,7 +584,7 @@ class SquaredError(Function):
         ctx.scale = 2 / x.size if reduction == "mean" else 2  # d(x - y)² = 2(x - y), over N for the mean
         d = x - y
         d *= d  # in place: d is our own temporary
-        return _reduce_array(d, reduction)
+        return reduce_losses(d, reduction)
 
     @staticmethod
     def backward(ctx, g):
@@ -601,7 +604,7 @@ class NegativeLogLikelihood(Function):
         losses = -np.add.reduce(logp * y, axis=axis)
         ctx.reduction, ctx.count = reduction, losses.size
         ctx.kept = logp.shape[:axis] + (1,) + logp.shape[axis + 1 :]  # a loss per sample, the class axis kept
-        return _reduce_array(losses, reduction)
+        return reduce_losses(losses, reduction)
 
     @staticmethod
     def backward(ctx, g):

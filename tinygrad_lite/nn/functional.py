@@ -39,14 +39,6 @@ def _check_reduction(reduction: Any, name: str) -> None:
         raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
 
 
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
-
-
 def _tensor(value: Any) -> Tensor:
     """A Tensor for ``value``: tensors as they are, arrays wrapped without copying, lists and numbers converted."""
     if isinstance(value, Tensor):
@@ -105,7 +97,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean absolute error: ℓᵢ = |xᵢ - yᵢ| (gradient 0 where xᵢ = yᵢ, as in PyTorch)."""
     x, y = _elementwise_pair(input, target, reduction, "l1_loss")
-    return _reduce((x - y).abs(), reduction)
+    return ops.reduce_losses((x - y).abs(), reduction)
 
 
 def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -119,14 +111,14 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Te
             f"{finite.min():g} to {finite.max():g} (for logits use binary_cross_entropy_with_logits)"
         )
     loss = -(y * ops.ClampedLog.apply(x) + (1 - y) * ops.ClampedLog.apply(1 - x))
-    return _reduce(loss, reduction)
+    return ops.reduce_losses(loss, reduction)
 
 
 def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """BCE on logits: ℓᵢ = -(yᵢ·log σ(xᵢ) + (1 - yᵢ)·log(1 - σ(xᵢ))) = softplus(xᵢ) - xᵢ·yᵢ, computed stably
     for any finite logit."""
     x, y = _elementwise_pair(input, target, reduction, "binary_cross_entropy_with_logits")
-    return _reduce(ops.BCEWithLogits.apply(x, y), reduction)
+    return ops.reduce_losses(ops.BCEWithLogits.apply(x, y), reduction)
 
 
 def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -162,7 +154,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
         # with new labels) rather than by indexing with the labels' values
         mask = ops.ClassMask.apply(y, classes, axis)
         picked = where(mask, x.log_softmax(axis=axis), 0.0).sum(axis=axis)
-        return _reduce(-picked, reduction)
+        return ops.reduce_losses(-picked, reduction)
     if y.dtype.kind != "f":
         raise TypeError(f"{name}: target must hold integer class indices or float probabilities; got dtype {y.dtype}")
     if y.shape != x.shape:
