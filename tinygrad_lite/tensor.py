@@ -80,7 +80,7 @@ def get_default_dtype() -> np.dtype:
     return _default_float
 
 
-def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
+def _promote_dtypes(a: np.dtype, b: np.dtype) -> np.dtype:
     """PyTorch's promotion: a float beats any integer or bool as it is (int64 with float32 gives float32);
     otherwise the wider type wins (float32 with float64 gives float64)."""
     if a.kind == "f" and b.kind != "f":
@@ -326,39 +326,39 @@ class Tensor:
     # ---- arithmetic -----------------------------------------------------------------------------------------
 
     def __add__(self, other: Any) -> Tensor:
-        return Add.apply(*_pair(self, other))
+        return Add.apply(*_promote_operands(self, other))
 
     def __radd__(self, other: Any) -> Tensor:
-        x, y = _pair(self, other)
+        x, y = _promote_operands(self, other)
         return Add.apply(y, x)
 
     def __sub__(self, other: Any) -> Tensor:
-        return Sub.apply(*_pair(self, other))
+        return Sub.apply(*_promote_operands(self, other))
 
     def __rsub__(self, other: Any) -> Tensor:
-        x, y = _pair(self, other)
+        x, y = _promote_operands(self, other)
         return Sub.apply(y, x)
 
     def __mul__(self, other: Any) -> Tensor:
-        return Mul.apply(*_pair(self, other))
+        return Mul.apply(*_promote_operands(self, other))
 
     def __rmul__(self, other: Any) -> Tensor:
-        x, y = _pair(self, other)
+        x, y = _promote_operands(self, other)
         return Mul.apply(y, x)
 
     def __truediv__(self, other: Any) -> Tensor:
-        x, y = _pair(self, other)
+        x, y = _promote_operands(self, other)
         return Div.apply(*_true_division(x, y))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        x, y = _pair(self, other)
+        x, y = _promote_operands(self, other)
         return Div.apply(*_true_division(y, x))
 
     def __pow__(self, other: Any) -> Tensor:
-        return Pow.apply(*_pair(self, other))
+        return Pow.apply(*_promote_operands(self, other))
 
     def __rpow__(self, other: Any) -> Tensor:
-        x, y = _pair(self, other)
+        x, y = _promote_operands(self, other)
         return Pow.apply(y if isinstance(y, Tensor) else Tensor._make(np.asarray(y, x.data.dtype)), x)
 
     def __matmul__(self, other: Any) -> Tensor:
@@ -444,10 +444,10 @@ class Tensor:
         return Clip.apply(self, min, max)
 
     def maximum(self, other: Any) -> Tensor:
-        return Maximum.apply(*_pair(self, other))
+        return Maximum.apply(*_promote_operands(self, other))
 
     def minimum(self, other: Any) -> Tensor:
-        return Minimum.apply(*_pair(self, other))
+        return Minimum.apply(*_promote_operands(self, other))
 
     # ---- reductions -----------------------------------------------------------------------------------------
 
@@ -504,7 +504,7 @@ class Tensor:
     def matmul(self, other: Any) -> Tensor:
         """Matrix product with numpy's rules: 1-D operands are treated as a row (left) or a column (right)
         vector and that axis is dropped from the result; batch axes broadcast."""
-        x, y = _pair(self, _as_tensor(other))
+        x, y = _promote_operands(self, _as_tensor(other))
         if x.ndim == 0 or y.ndim == 0:
             raise ValueError(f"matmul: both operands need at least one dimension; got shapes {x.shape} and {y.shape}")
         k_x, k_y = x.shape[-1], y.shape[-2 if y.ndim > 1 else 0]
@@ -641,13 +641,13 @@ class Tensor:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _pair(x: Tensor, other: Any) -> tuple[Tensor, Any]:
+def _promote_operands(x: Tensor, other: Any) -> tuple[Tensor, Any]:
     """The two operands of a binary operation, promoted as PyTorch does. A Python number stays a number and
     never changes the tensor's dtype (float32 · 2.5 is float32), except that a float turns an integer tensor
     into the default float dtype. Arrays and lists become constant tensors."""
     if isinstance(other, Tensor):
         if other.data.dtype != x.data.dtype:
-            dtype = _promote(x.data.dtype, other.data.dtype)
+            dtype = _promote_dtypes(x.data.dtype, other.data.dtype)
             return x.astype(dtype), other.astype(dtype)
         return x, other
     if isinstance(other, np.generic):
@@ -656,15 +656,15 @@ def _pair(x: Tensor, other: Any) -> tuple[Tensor, Any]:
         if isinstance(other, float) and x.data.dtype.kind != "f":
             x = x.astype(_default_float)
         return x, other
-    return _pair(x, _as_tensor(other))
+    return _promote_operands(x, _as_tensor(other))
 
 
 def _as_tensor(value: Any) -> Tensor:
-    """``value`` as a Tensor: tensors as they are, numpy arrays keep their dtype, numbers and lists follow
-    ``Tensor()``'s rules."""
+    """``value`` as a Tensor: tensors as they are, numeric numpy arrays wrapped without copying (so they keep
+    their dtype), anything else through ``Tensor()``'s rules, which reject data that is not numbers."""
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
         return Tensor._make(value)
     return Tensor(value)
 
@@ -721,10 +721,11 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-def _common_dtype(tensors: Sequence[Tensor]) -> list[Tensor]:
+def _promote_tensors(tensors: Sequence[Tensor]) -> list[Tensor]:
+    """The tensors converted to the one dtype that :func:`_promote_dtypes` gives for all of them."""
     dtype = tensors[0].data.dtype
     for t in tensors[1:]:
-        dtype = _promote(dtype, t.data.dtype)
+        dtype = _promote_dtypes(dtype, t.data.dtype)
     return [t.astype(dtype) for t in tensors]
 
 
@@ -739,7 +740,7 @@ def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
         if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != axis):
             raise ValueError(f"cat: tensors must have the same shape except along axis {axis}; "
                              f"got {first.shape} and {t.shape}")
-    return Cat.apply(*_common_dtype(tensors), axis=axis)
+    return Cat.apply(*_promote_tensors(tensors), axis=axis)
 
 
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
@@ -762,9 +763,9 @@ def where(cond: Any, x: Any, y: Any) -> Tensor:
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
         x = Tensor(x)
     if isinstance(x, Tensor):
-        x, y = _pair(x, y)
+        x, y = _promote_operands(x, y)
     else:
-        y, x = _pair(y, x)
+        y, x = _promote_operands(y, x)
     return Where.apply(cond, x, y)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..tensor import Tensor, get_rng, where
+from ..tensor import Tensor, _as_tensor, _promote_operands, get_rng, where
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "l1_loss",
@@ -39,17 +39,8 @@ def _check_reduction(reduction: Any, name: str) -> None:
         raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
 
 
-def _tensor(value: Any) -> Tensor:
-    """A Tensor for ``value``: tensors as they are, arrays wrapped without copying, lists and numbers converted."""
-    if isinstance(value, Tensor):
-        return value
-    if isinstance(value, np.ndarray):
-        return Tensor._make(value) if value.dtype.kind in "biuf" else Tensor(value)
-    return Tensor(value)
-
-
 def _float_input(x: Any, name: str) -> Tensor:
-    x = _tensor(x)
+    x = _as_tensor(x)
     if x.dtype.kind != "f":
         raise TypeError(f"{name}: input must be a floating-point tensor; got dtype {x.dtype}")
     return x
@@ -63,24 +54,16 @@ def _check_same_shape(x: Tensor, y: Tensor, name: str) -> None:
         )
 
 
-def _match_dtypes(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """Integer or bool targets take the input's dtype; two float dtypes meet at the wider one."""
-    if y.dtype == x.dtype:
-        return x, y
-    if y.dtype.kind != "f":
-        return x, y.astype(x.dtype)
-    dtype = np.promote_types(x.dtype, y.dtype)
-    return x.astype(dtype), y.astype(dtype)
-
-
-def _elementwise_pair(input: Any, target: Any, reduction: str, name: str) -> tuple[Tensor, Tensor]:
+def _elementwise_loss_operands(input: Any, target: Any, reduction: str, name: str) -> tuple[Tensor, Tensor]:
+    """Input and target of an elementwise loss as tensors of one shape, promoted to one dtype like the operands
+    of ``x - y``."""
     if (isinstance(input, Tensor) and isinstance(target, Tensor) and input.data.dtype == target.data.dtype
             and input.data.dtype.kind == "f" and input.data.shape == target.data.shape and reduction in _REDUCTIONS):
         return input, target  # the usual case, checked cheaply: float tensors of one shape and dtype
     _check_reduction(reduction, name)
-    x, y = _float_input(input, name), _tensor(target)
+    x, y = _float_input(input, name), _as_tensor(target)
     _check_same_shape(x, y, name)
-    return _match_dtypes(x, y)
+    return _promote_operands(x, y)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -90,20 +73,20 @@ def _elementwise_pair(input: Any, target: Any, reduction: str, name: str) -> tup
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error: ℓᵢ = (xᵢ - yᵢ)², then mean, sum or none."""
-    x, y = _elementwise_pair(input, target, reduction, "mse_loss")
+    x, y = _elementwise_loss_operands(input, target, reduction, "mse_loss")
     return ops.SquaredError.apply(x, y, reduction)
 
 
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean absolute error: ℓᵢ = |xᵢ - yᵢ| (gradient 0 where xᵢ = yᵢ, as in PyTorch)."""
-    x, y = _elementwise_pair(input, target, reduction, "l1_loss")
+    x, y = _elementwise_loss_operands(input, target, reduction, "l1_loss")
     return ops.reduce_losses((x - y).abs(), reduction)
 
 
 def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """BCE on probabilities: ℓᵢ = -(yᵢ·log xᵢ + (1 - yᵢ)·log(1 - xᵢ)), each log clamped at -100 as in
     PyTorch. ``input`` must lie in [0, 1]; prefer :func:`binary_cross_entropy_with_logits` on logits."""
-    x, y = _elementwise_pair(input, target, reduction, "binary_cross_entropy")
+    x, y = _elementwise_loss_operands(input, target, reduction, "binary_cross_entropy")
     if x.data.size and not (np.all(x.data >= 0) and np.all(x.data <= 1)):
         finite = x.data[~np.isnan(x.data)]
         raise ValueError(
@@ -117,7 +100,7 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Te
 def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """BCE on logits: ℓᵢ = -(yᵢ·log σ(xᵢ) + (1 - yᵢ)·log(1 - σ(xᵢ))) = softplus(xᵢ) - xᵢ·yᵢ, computed stably
     for any finite logit."""
-    x, y = _elementwise_pair(input, target, reduction, "binary_cross_entropy_with_logits")
+    x, y = _elementwise_loss_operands(input, target, reduction, "binary_cross_entropy_with_logits")
     return ops.reduce_losses(ops.BCEWithLogits.apply(x, y), reduction)
 
 
@@ -134,7 +117,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """
     name = "cross_entropy"
     _check_reduction(reduction, name)
-    x, y = _float_input(input, name), _tensor(target)
+    x, y = _float_input(input, name), _as_tensor(target)
     if x.ndim == 0:
         raise ValueError(f"{name}: input must have a class axis; got a 0-d tensor")
     axis = 0 if x.ndim == 1 else 1
@@ -162,7 +145,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
             f"{name}: probability target must have the input's shape {x.shape}; got target shape {y.shape} "
             f"(class indices must be an integer tensor of shape {x.shape[:axis] + x.shape[axis + 1:]})"
         )
-    x, y = _match_dtypes(x, y)
+    x, y = _promote_operands(x, y)
     return ops.NegativeLogLikelihood.apply(x.log_softmax(axis=axis), y, axis, reduction)
 
 
