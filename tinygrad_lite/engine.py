@@ -103,7 +103,10 @@ class Function:
     # seq: when the node was recorded; a node is always recorded after the nodes of its inputs
     __slots__ = ("inputs", "saved_tensors", "seq", "__dict__")
 
-    xp: Any  # the array namespace backward formulas use: numpy's, or the Tensor one under create_graph
+    # The array namespace backward formulas are written against (ctx.xp.exp, ctx.xp.where, ...). Its default,
+    # ops.NUMPY_MATH, is assigned by ops.py right where it is defined (ops imports this module, so the engine
+    # cannot name it here); _backward_on_tensors gives a node ops.TENSOR_MATH while it runs under create_graph.
+    xp: Any
     differentiable = True  # False for operations whose result never carries a gradient (comparisons, argmax)
 
     @staticmethod
