@@ -448,18 +448,13 @@ def _shifted_logsumexp(x: np.ndarray, axes: tuple) -> tuple[np.ndarray, np.ndarr
     return m, shifted, np.log(np.add.reduce(np.exp(shifted), axis=axes, keepdims=True))
 
 
-def _logsumexp_kept(x: np.ndarray, axes: tuple) -> np.ndarray:
-    """log Σ e^x over axes, with keepdims."""
-    m, _, log_sum = _shifted_logsumexp(x, axes)
-    return m + log_sum
-
-
 class LogSumExp(Function):
     """z = log Σ e^x over axes;  dz/dx = e^(x - z) = softmax(x)."""
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
-        z = _logsumexp_kept(x, axes)
+        m, _, log_sum = _shifted_logsumexp(x, axes)
+        z = m + log_sum
         ctx.kept = z.shape
         if not keepdim:
             z = z.reshape([n for i, n in enumerate(x.shape) if i not in axes])
