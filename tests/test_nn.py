@@ -359,8 +359,13 @@ def test_init_errors_and_gains():
     assert init.calculate_gain("relu") == pytest.approx(math.sqrt(2))
     assert init.calculate_gain("leaky_relu", math.sqrt(5)) == pytest.approx(math.sqrt(1 / 3))
     assert init.calculate_gain("sigmoid") == 1
-    with pytest.raises(ValueError, match="unsupported nonlinearity"):
-        init.calculate_gain("swish")
+    assert init.calculate_gain("linear") == init.calculate_gain("identity") == 1
+    assert init.calculate_gain("leaky_relu") == pytest.approx(math.sqrt(2 / (1 + 0.01**2)))
+    for unknown in ("swish", "selu", "conv2d"):  # no such layer here: a clear error, not a silent gain
+        with pytest.raises(ValueError, match=f"unsupported nonlinearity '{unknown}'; expected 'linear'"):
+            init.calculate_gain(unknown)
+    with pytest.raises(ValueError, match="negative_slope"):
+        init.calculate_gain("leaky_relu", "0.1")
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         init.xavier_uniform_(Tensor(np.zeros(3)))
     with pytest.raises(ValueError, match="mode"):

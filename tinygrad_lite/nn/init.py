@@ -56,9 +56,10 @@ def ones_(t: Tensor) -> Tensor:
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """The gain PyTorch recommends for a nonlinearity: 1 for linear/sigmoid, 5/3 for tanh, √2 for relu,
-    √(2 / (1 + slope²)) for leaky_relu (slope ``param``, default 0.01), 3/4 for selu."""
-    if nonlinearity in ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d"):
+    """The gain PyTorch recommends for a nonlinearity: 1 for linear/identity/sigmoid, 5/3 for tanh, √2 for
+    relu, √(2 / (1 + slope²)) for leaky_relu (slope ``param``, default 0.01). Only the nonlinearities this
+    library has are known; any other name is a ``ValueError``."""
+    if nonlinearity in ("linear", "identity", "sigmoid"):
         return 1.0
     if nonlinearity == "tanh":
         return 5.0 / 3
@@ -69,9 +70,10 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         if isinstance(slope, bool) or not isinstance(slope, (int, float)):
             raise ValueError(f"calculate_gain: negative_slope {slope!r} is not a number")
         return math.sqrt(2.0 / (1 + slope**2))
-    if nonlinearity == "selu":
-        return 3.0 / 4
-    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+    raise ValueError(
+        f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; "
+        "expected 'linear', 'identity', 'sigmoid', 'tanh', 'relu' or 'leaky_relu'"
+    )
 
 
 def _fans(t: Tensor, op: str) -> tuple[int, int]:
