@@ -37,7 +37,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tinygrad_lite as tl  # noqa: E402
-from tinygrad_lite import Tensor, nn, optim, reference  # noqa: E402
+from tinygrad_lite import Tensor, nn, optim  # noqa: E402
+from tinygrad_lite.casestudy import handwritten  # noqa: E402
 from tinygrad_lite.nn import functional as F  # noqa: E402
 
 try:
@@ -132,7 +133,7 @@ def numpy_step(w: Workload) -> Callable[[], float]:
 
 
 def numpy_buffers_step(w: Workload) -> Callable[[], float]:
-    """W1 only: the step as the case study's numpy loop writes it (``tinygrad_lite.reference.train_numpy``),
+    """W1 only: the step as the case study's numpy loop writes it (``tinygrad_lite.casestudy.handwritten.train_numpy``),
     every intermediate in a buffer allocated once and filled with ``out=``. A second, harder reference: it shows
     how much of the plain step's time is allocation."""
     X, Y, (W0, W1), _ = w.data()
@@ -140,7 +141,7 @@ def numpy_buffers_step(w: Workload) -> Callable[[], float]:
     h, d_h, delta1 = (np.empty((n, hidden), w.dtype) for _ in range(3))
     out, err, delta2 = (np.empty((n, outputs), w.dtype) for _ in range(3))
     g0, g1 = np.empty_like(W0), np.empty_like(W1)
-    sigmoid_ = reference._sigmoid_  # that loop's in-place σ (inputs here stay far from exp's overflow)
+    sigmoid_ = handwritten.sigmoid_  # that loop's in-place σ (inputs here stay far from exp's overflow)
 
     def step() -> float:  # every update in place (out=): a closure cannot rebind its buffers with -=
         sigmoid_(np.dot(X, W0.T, out=h))

@@ -1,6 +1,10 @@
-"""tinygrad_lite.reference: the article's hand-written numpy loops reproduce the ARTICLE.md reference figures.
+"""tinygrad_lite.casestudy.handwritten: the article's hand-written numpy loop, corrected and as published.
 
-The full 100,000-step runs take about 2 s each; they are marked ``slow`` but run by default.
+The corrected update is gradient descent on ½·Σ(Y − out)² (checked against finite differences); the fast loop
+equals plain backprop step by step; full 100,000-step runs reproduce the reference figures of docs/article.md.
+Those full runs are marked ``trajectory``: their last digits depend on the CPU's BLAS kernel, so
+tools/blas_kernels.py runs them under every kernel, and each tolerance below is the measured spread over the
+kernels Prescott, Nehalem, Sandybridge, Haswell, Zen, SkylakeX and Cooperlake, with margin.
 """
 
 from __future__ import annotations
@@ -9,71 +13,54 @@ import warnings
 
 import numpy as np
 import pytest
+from oracles import ART_TOL, CORRECTED_REFERENCE, L_TOL, backprop
 
-from tinygrad_lite.data import load_iris, normalize, one_hot
-from tinygrad_lite.reference import (
-    article_accuracy,
-    backprop,
-    case_study,
-    classification_accuracy,
-    forward,
-    half_sse_loss,
-    init_weights,
-    sigmoid,
-    split_and_init,
-    train_numpy,
-)
+from tinygrad_lite import casestudy
+from tinygrad_lite.casestudy.handwritten import forward, sigmoid, train_numpy
+from tinygrad_lite.casestudy.protocol import half_sse_loss, split_and_init
 
-# ARTICLE.md, corrected variant, per seed: (art train, art val, cls train, cls val, final L on train).
-CORRECTED_REFERENCE = {
-    0: (99.15, 94.30, 99, 92, 1.0094),
-    2: (99.10, 99.06, 99, 98, 1.0098),
-    3: (99.80, 95.88, 100, 94, 0.0074),
-    4: (99.15, 97.26, 99, 96, 1.0072),
-}
-# ARTICLE.md, article variant, min and max over seeds 0-99 of the same five figures.
+# The article's loop over seeds 0-99: min and max of the same five figures.
 ARTICLE_SPREAD_MIN = (68.00, 64.00, 54, 50, 0.0001)
 ARTICLE_SPREAD_MAX = (99.98, 99.47, 100, 100, 24.0)
-# Our own measurement of the article variant at seed 0 (not in ARTICLE.md), pinned against regressions.
-ARTICLE_SEED0 = (98.09, 95.63, 97, 94, 1.2442)
-
-
-def _figures(result) -> tuple[float, float, float, float, float]:
-    return (result.art_train, result.art_val, result.cls_train, result.cls_val, result.loss)
-
-
-# ------------------------------------------------------------------------------- full runs (slow)
+# The article's loop at seed 5, one of its few seeds that are stable across kernels: measured spread over the
+# seven kernels ART5_SPREAD in a percentage, L5_SPREAD in the loss.
+ARTICLE_SEED5 = (98.3181, 94.3001, 99, 92, 1.21618)
+ART5_TOL, L5_TOL = 1e-3, 1e-4
 
 
 @pytest.mark.slow
+@pytest.mark.trajectory
 @pytest.mark.parametrize("seed", sorted(CORRECTED_REFERENCE))
-def test_corrected_variant_reproduces_article_reference(seed: int) -> None:
-    got = _figures(case_study(seed, variant="corrected", steps=100_000, lr=0.1))
+def test_corrected_variant_reproduces_the_reference(seed: int) -> None:
+    got = casestudy.run(seed, "corrected").figures
     art_train, art_val, cls_train, cls_val, loss = CORRECTED_REFERENCE[seed]
-    # Two decimals: the reference is rounded to 0.01, and well-conditioned seeds move by at most 3e-4.
-    assert got[0] == pytest.approx(art_train, abs=0.005 + 3e-4)
-    assert got[1] == pytest.approx(art_val, abs=0.005 + 3e-4)
-    assert got[2] == cls_train
-    assert got[3] == cls_val
-    assert got[4] == pytest.approx(loss, abs=5e-4)
+    assert got[0] == pytest.approx(art_train, abs=ART_TOL)
+    assert got[1] == pytest.approx(art_val, abs=ART_TOL)
+    assert got[2:4] == (cls_train, cls_val)
+    assert got[4] == pytest.approx(loss, abs=L_TOL)
 
 
 @pytest.mark.slow
-def test_article_variant_seed0_is_computed_and_inside_article_spread() -> None:
-    got = _figures(case_study(0, variant="article", steps=100_000, lr=0.1))
+@pytest.mark.trajectory
+def test_article_variant_is_reproduced_where_it_is_stable() -> None:
+    got = casestudy.run(5, "article").figures
+    np.testing.assert_allclose(got[:2], ARTICLE_SEED5[:2], rtol=0, atol=ART5_TOL)
+    assert got[2:4] == ARTICLE_SEED5[2:4]
+    assert got[4] == pytest.approx(ARTICLE_SEED5[4], abs=L5_TOL)
+
+
+@pytest.mark.slow
+@pytest.mark.trajectory
+def test_article_variant_at_a_chaotic_seed_stays_inside_its_spread_and_above_the_corrected_loss() -> None:
+    # Seed 0 is chaotic for the article's loop: its final L spans LSPAN0 over the kernels. Only what holds for
+    # every kernel is asserted: inside the spread over 100 seeds, and worse than the true gradient's loss.
+    got = casestudy.run(0, "article").figures
     for name, value, lo, hi in zip(
-        ("art train", "art val", "cls train", "cls val", "loss"),
-        got,
-        ARTICLE_SPREAD_MIN,
-        ARTICLE_SPREAD_MAX,
+        ("art train", "art val", "cls train", "cls val", "loss"), got, ARTICLE_SPREAD_MIN, ARTICLE_SPREAD_MAX,
         strict=True,
     ):
         assert lo <= value <= hi, f"{name} = {value} outside the article variant's spread [{lo}, {hi}]"
-    np.testing.assert_allclose(got[:2], ARTICLE_SEED0[:2], atol=0.005 + 3e-4)
-    assert got[2:4] == ARTICLE_SEED0[2:4]
-    assert got[4] == pytest.approx(ARTICLE_SEED0[4], abs=5e-4)
-    # The defect matters: at seed 0 the corrected update ends with a lower loss.
-    assert got[4] > CORRECTED_REFERENCE[0][4]
+    assert got[4] > CORRECTED_REFERENCE[0][4] + 0.1
 
 
 # ------------------------------------------------------------------ the update is gradient descent
@@ -135,33 +122,6 @@ def test_fast_loop_matches_plain_backprop_step_by_step(variant: str) -> None:
     np.testing.assert_allclose(result.history, history, rtol=1e-12)
 
 
-# ----------------------------------------------------------------------------------- seed protocol
-
-
-@pytest.mark.parametrize("seed", [0, 5])
-def test_split_and_init_follows_seed_protocol(seed: int) -> None:
-    X, y, _, _ = load_iris()
-    Xn, Y = normalize(X), one_hot(y)
-    rs = np.random.RandomState(seed)
-    perm = rs.permutation(150)
-    w0 = 2 * rs.random_sample((4, 5)) - 1
-    w1 = 2 * rs.random_sample((5, 3)) - 1
-    s = split_and_init(seed)
-    expected = (Xn[perm[50:]], Xn[perm[:50]], Y[perm[50:]], Y[perm[:50]], y[perm[50:]], y[perm[:50]], w0, w1)
-    assert len(s) == 8
-    for name, got, want in zip(s._fields, s, expected, strict=True):
-        assert got.dtype == want.dtype, name
-        np.testing.assert_array_equal(got, want, err_msg=name)
-    assert s.X_train.shape == (100, 4) and s.Y_val.shape == (50, 3) and s.w1.shape == (5, 3)
-
-
-def test_init_weights_uniform_in_minus_one_one() -> None:
-    w0, w1 = init_weights(np.random.RandomState(0), 4, 50, 3)
-    assert w0.shape == (4, 50) and w1.shape == (50, 3)
-    both = np.concatenate([w0.ravel(), w1.ravel()])
-    assert both.min() >= -1 and both.max() < 1 and both.min() < -0.9 and both.max() > 0.9
-
-
 # ------------------------------------------------------------------------------- train_numpy API
 
 
@@ -203,7 +163,7 @@ def test_training_reduces_the_error() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"variant": "torch"}, ValueError, r"variant must be one of \('article', 'corrected'\)"),
+        ({"variant": "torch"}, ValueError, r"variant must be one of \('corrected', 'article'\)"),
         ({"steps": -1}, ValueError, r"train_numpy: steps must be a non-negative int"),
         ({"steps": 2.0}, ValueError, r"train_numpy: steps must be a non-negative int"),
         ({"callback_every": 0}, ValueError, r"train_numpy: callback_every"),
@@ -226,20 +186,6 @@ def test_train_numpy_bad_inputs(kwargs: dict, error: type, match: str) -> None:
     args = {"X_train": s.X_train, "Y_train": s.Y_train, "w0": s.w0, "w1": s.w1, "steps": 1, **kwargs}
     with pytest.raises(error, match=match):
         train_numpy(**args)
-
-
-# ----------------------------------------------------------------------------------------- metrics
-
-
-def test_metrics() -> None:
-    Y = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-    out = np.array([[0.9, 0.2, 0.1], [0.6, 0.3, 0.1]])
-    assert article_accuracy(Y, out) == pytest.approx((1 - np.mean([0.1, 0.2, 0.1, 0.6, 0.7, 0.1])) * 100)
-    assert classification_accuracy(Y, out) == 50.0
-    assert classification_accuracy(np.array([0, 0]), out) == 100.0
-    assert half_sse_loss(Y, out) == pytest.approx(0.5 * (0.01 + 0.04 + 0.01 + 0.36 + 0.49 + 0.01))
-    with pytest.raises(ValueError, match=r"classification_accuracy: targets of shape \(3,\)"):
-        classification_accuracy(np.array([0, 1, 2]), out)
 
 
 def test_sigmoid_is_stable_at_extremes() -> None:

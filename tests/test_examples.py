@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tinygrad_lite import casestudy
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -43,12 +46,16 @@ def test_moons_reaches_97_percent_and_plots(tmp_path: Path, capsys: pytest.Captu
     assert "training accuracy" in capsys.readouterr().out
 
 
-def test_iris_example_runs(tmp_path: Path) -> None:
+def test_iris_example_prints_the_figures_of_its_run(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(EXAMPLES / "iris.py"), "--steps", "50", "--plot", "loss.png"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "classification accuracy" in proc.stdout and "99.04" in proc.stdout
-    assert (tmp_path / "loss.png").exists()
+    expected = casestudy.run(seed=0, variant="corrected", steps=50)  # the same run, hand-written
+    printed = re.findall(r"= ([\d.]+) %", proc.stdout)
+    assert printed == [f"{expected.art_train:.2f}", f"{expected.cls_train:.0f}",
+                       f"{expected.art_val:.2f}", f"{expected.cls_val:.0f}"]
+    assert f"to {expected.history[-1]:.4f}" in proc.stdout  # the last step's mean|Y − out|
+    assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize("missing", ["folder", "matplotlib"])

@@ -1,7 +1,7 @@
 """Data helpers: numpy in, numpy out.
 
 Nothing here depends on the Tensor engine, so the same helpers feed the framework and the article's
-hand-written numpy loops (``tinygrad_lite.reference``) identical arrays. ``train_test_split`` follows the
+hand-written numpy loops (``tinygrad_lite.casestudy``) identical arrays. ``train_test_split`` follows the
 seed protocol of the article's case study (one ``RandomState(seed).permutation(n)``, test rows from its
 front), which is also the order scikit-learn's ``train_test_split`` draws.
 """
