@@ -99,6 +99,19 @@ def positive(shape: tuple[int, ...], low: float = 0.5, high: float = 3.0) -> st.
     return floats(shape, low, high)
 
 
+def probabilities(shape: tuple[int, ...], margin: float = 0.05) -> st.SearchStrategy:
+    """float64 values in [margin, 1 - margin]: inputs of binary cross-entropy, away from its logs' poles at 0
+    and 1 (and from the clamp at -100)."""
+    return floats(shape, margin, 1 - margin)
+
+
+@st.composite
+def class_probabilities(draw: st.DrawFn, shape: tuple[int, ...], axis: int) -> np.ndarray:
+    """float64 values ≥ 0.05 that sum to 1 along ``axis``: a cross-entropy target of class probabilities."""
+    weights = draw(floats(shape, 0.1, 1.0))
+    return weights / weights.sum(axis=axis, keepdims=True)
+
+
 def away_from_zero(shape: tuple[int, ...], margin: float = 0.05, high: float = 3.0) -> st.SearchStrategy:
     """float64 values with |x| ≥ margin: a kink at 0 (abs, relu, leaky_relu) or a pole (a divisor)."""
     magnitude = st.floats(margin, high, allow_nan=False)

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_lite as tl
+from tinygrad_lite.nn import functional as F
 
 Arrays = tuple[np.ndarray, ...]
 
@@ -224,6 +225,37 @@ def softmax_case(draw: st.DrawFn) -> Any:
     return (draw(S.floats(shape)),), {"axis": draw(st.none() | st.integers(-n, n - 1))}
 
 
+_REDUCTIONS = st.sampled_from(["mean", "sum", "none"])
+
+
+@st.composite
+def loss_case(draw: st.DrawFn, x_values: Callable = S.floats, y_values: Callable = S.floats) -> Any:
+    """Input and target of one shape (losses never broadcast the target), both differentiable, and a reduction."""
+    shape = draw(S.shapes())
+    return (draw(x_values(shape)), draw(y_values(shape))), {"reduction": draw(_REDUCTIONS)}
+
+
+@st.composite
+def l1_case(draw: st.DrawFn) -> Any:
+    """A target at least 0.05 away from the input: |x - y| has a kink where they meet."""
+    shape = draw(S.shapes())
+    x = draw(S.floats(shape))
+    return (x, x + draw(S.away_from_zero(shape))), {"reduction": draw(_REDUCTIONS)}
+
+
+@st.composite
+def cross_entropy_case(draw: st.DrawFn, class_indices: bool) -> Any:
+    """Logits of shape (C,), (N, C) or (N, C, d), the classes on axis 1 (0 for 1-D), with a target of integer
+    class indices (a constant) or of class probabilities (the logits' shape, differentiable)."""
+    shape = draw(S.shapes(min_dims=1, max_dims=3))
+    axis = 0 if len(shape) == 1 else 1
+    x = draw(S.floats(shape))
+    if class_indices:
+        labels = hnp.arrays(np.int64, shape[:axis] + shape[axis + 1 :], elements=st.integers(0, shape[axis] - 1))
+        return (x,), {"target": draw(labels), "reduction": draw(_REDUCTIONS)}
+    return (x, draw(S.class_probabilities(shape, axis))), {"reduction": draw(_REDUCTIONS)}
+
+
 # --------------------------------------------------------------------------------------------------------------
 # numpy references (written from the definitions, not from the implementation)
 # --------------------------------------------------------------------------------------------------------------
@@ -277,11 +309,27 @@ def _np_clip(x: np.ndarray, min: Any, max: Any) -> np.ndarray:  # noqa: A002
     return np.clip(x, min, max)
 
 
+def _np_reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
+    return {"mean": np.mean, "sum": np.sum, "none": np.asarray}[reduction](losses)
+
+
+def _np_bce(p: np.ndarray, y: np.ndarray, reduction: str) -> np.ndarray:
+    return _np_reduce(-(y * np.log(p) + (1 - y) * np.log(1 - p)), reduction)
+
+
+def _np_cross_entropy(x: np.ndarray, target: np.ndarray, reduction: str) -> np.ndarray:
+    axis = 0 if x.ndim == 1 else 1
+    log_p = np.log(_np_softmax(x, axis))
+    if target.dtype.kind == "i":  # class indices: the log-probability of each sample's class
+        return _np_reduce(-np.take_along_axis(log_p, np.expand_dims(target, axis), axis).squeeze(axis), reduction)
+    return _np_reduce(-(target * log_p).sum(axis=axis), reduction)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # The table. Second order: every entry is checked with gradgradcheck too. At the sampled points (away from kinks)
-# abs, relu, leaky_relu, clip, max, min, maximum, minimum, where and getitem are piecewise linear, so their second
-# derivative is zero there; the check then proves the create_graph path gives that zero (and, for mul-like
-# formulas, the cross terms with the seed v).
+# abs, relu, leaky_relu, clip, max, min, maximum, minimum, where, getitem and l1_loss are piecewise linear, so
+# their second derivative is zero there; the check then proves the create_graph path gives that zero (and, for
+# mul-like formulas, the cross terms with the seed v).
 # --------------------------------------------------------------------------------------------------------------
 
 _f = S.floats
@@ -449,6 +497,20 @@ OPS: dict[str, Op] = {
         lambda x, axis: np.log(_np_softmax(x, -1 if axis is None else axis)),
         softmax_case(),
     ),
+    # losses (nn.functional), each reduced by mean, sum or none; differentiable in the target too, except class
+    # indices. Fused into one node: mse_loss (SquaredError), binary_cross_entropy_with_logits (BCEWithLogits),
+    # the probability target's negative log-likelihood after log_softmax (NegativeLogLikelihood); the logs of
+    # binary_cross_entropy are ClampedLog; class indices pick through a ClassMask.
+    "mse_loss": Op(F.mse_loss, lambda x, y, reduction: _np_reduce((x - y) ** 2, reduction), loss_case()),
+    "l1_loss": Op(F.l1_loss, lambda x, y, reduction: _np_reduce(np.abs(x - y), reduction), l1_case()),
+    "binary_cross_entropy": Op(F.binary_cross_entropy, _np_bce, loss_case(S.probabilities, S.probabilities)),
+    "binary_cross_entropy_with_logits": Op(
+        F.binary_cross_entropy_with_logits,
+        lambda x, y, reduction: _np_bce(1 / (1 + np.exp(-x)), y, reduction),
+        loss_case(y_values=S.probabilities),
+    ),
+    "cross_entropy_indices": Op(F.cross_entropy, _np_cross_entropy, cross_entropy_case(class_indices=True)),
+    "cross_entropy_probabilities": Op(F.cross_entropy, _np_cross_entropy, cross_entropy_case(class_indices=False)),
     # dtype conversion within float64 (a float64 -> float32 cast is checked separately, below)
     "astype_same": Op(
         lambda x, method_form: (x.double() if method_form else x.astype(tl.float64)) * 1.0,
