@@ -11,13 +11,18 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint docs-images dot clean
+.PHONY: demo test kernels lint docs-images dot clean
 
 demo: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m tinygrad_lite iris --plot loss.png
 
 test: $(STAMP) dot
 	MPLBACKEND=Agg $(PY) -m pytest $(PYTEST_ARGS)
+
+# The tests whose figures come from long training runs, under every OpenBLAS kernel this CPU executes
+# (Prescott ... Zen, SkylakeX and Cooperlake with AVX-512): a table of kernel × result; fails if any fails.
+kernels: $(STAMP)
+	MPLBACKEND=Agg $(PY) tools/blas_kernels.py tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

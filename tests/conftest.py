@@ -15,3 +15,15 @@ settings.register_profile("default", max_examples=_DEFAULT_EXAMPLES, deadline=No
 settings.register_profile("ci", settings.get_profile("default"), derandomize=False, print_blob=True)
 settings.register_profile("thorough", settings.get_profile("default"), max_examples=10 * _DEFAULT_EXAMPLES)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_report_header() -> str:
+    """Which BLAS library and kernel computed this run (long training runs depend on it): ``BLAS: ...``."""
+    try:
+        import numpy  # noqa: F401 - threadpoolctl reports only libraries already loaded
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS: unknown (threadpoolctl is not installed)"
+    found = [f"{i['internal_api']} {i.get('version')}, kernel {i.get('architecture')}"
+             for i in threadpool_info() if i["user_api"] == "blas"]
+    return "BLAS: " + ("; ".join(found) or "unknown")
