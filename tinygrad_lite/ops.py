@@ -1,4 +1,5 @@
-"""The primitive operations: each one's forward and backward side by side, like a table of derivatives.
+"""The primitive operations: each one's forward and backward side by side, like a table of derivatives. Every
+backward formula of the library is in this file; docs/ops.md lists them, family by family.
 
 Conventions
 -----------
@@ -9,8 +10,9 @@ Conventions
 - Backward formulas are written once, with operators and the functions of ``ctx.xp``. For a plain backward,
   ``ctx.xp`` is :data:`NUMPY_MATH` and everything is numpy; under ``create_graph=True`` it is
   :data:`TENSOR_MATH` and the same formula builds a differentiable graph (higher-order derivatives).
-- Composite operations (``mean``, ``var``, ``softmax``'s friends built from these, ``stack``, ...) live in
-  ``tensor.py`` and are built from these primitives.
+- Composite operations are built from these primitives and need no formula of their own: ``mean``, ``var``,
+  ``stack``, ... in ``tensor.py``; ``l1_loss``, ``binary_cross_entropy`` and cross-entropy with class indices
+  in ``nn/functional.py``, which also checks the arguments of the fused losses below before applying them.
 """
 
 from __future__ import annotations
