@@ -399,6 +399,11 @@ def _kept_shape(shape: tuple, axes: tuple) -> tuple:
     return tuple([1 if i in axes else n for i, n in enumerate(shape)])
 
 
+def _reduced_shape(shape: tuple, axes: tuple) -> tuple:
+    """The shape a reduction over ``axes`` has with keepdims=False: the reduced axes left out."""
+    return tuple([n for i, n in enumerate(shape) if i not in axes])
+
+
 class Sum(Function):
     """z = Σ x over axes;  dz/dx = 1 for every summed element: g is broadcast back over the summed axes."""
 
@@ -424,7 +429,7 @@ class Max(Function):
         share = chosen / np.add.reduce(chosen, axis=axes, keepdims=True, dtype=x.dtype)
         ctx.save_for_backward(share.astype(x.dtype, copy=False))
         ctx.kept = z.shape
-        return z if keepdim else z.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+        return z if keepdim else z.reshape(_reduced_shape(x.shape, axes))
 
     @staticmethod
     def backward(ctx, g):
@@ -459,7 +464,7 @@ class LogSumExp(Function):
         z = m + log_sum
         ctx.kept = z.shape
         if not keepdim:
-            z = z.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+            z = z.reshape(_reduced_shape(x.shape, axes))
         ctx.save_for_backward(x, z)
         return z
 

@@ -122,11 +122,11 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
         raise ValueError(f"{name}: input must have a class axis; got a 0-d tensor")
     axis = 0 if x.ndim == 1 else 1
     classes = x.shape[axis]
+    samples_shape = x.shape[:axis] + x.shape[axis + 1 :]  # the input's shape without the class axis
     if y.dtype.kind in "iu":
-        expected = x.shape[:axis] + x.shape[axis + 1 :]
-        if y.shape != expected:
+        if y.shape != samples_shape:
             raise ValueError(
-                f"{name}: class-index target must have shape {expected} for input shape {x.shape}; got target "
+                f"{name}: class-index target must have shape {samples_shape} for input shape {x.shape}; got target "
                 f"shape {y.shape} (for one-hot or probability targets use a float target of the input's shape)"
             )
         labels = y.data
@@ -143,7 +143,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     if y.shape != x.shape:
         raise ValueError(
             f"{name}: probability target must have the input's shape {x.shape}; got target shape {y.shape} "
-            f"(class indices must be an integer tensor of shape {x.shape[:axis] + x.shape[axis + 1:]})"
+            f"(class indices must be an integer tensor of shape {samples_shape})"
         )
     x, y = _promote_operands(x, y)
     return ops.NegativeLogLikelihood.apply(x.log_softmax(axis=axis), y, axis, reduction)
