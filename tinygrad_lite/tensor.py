@@ -456,13 +456,13 @@ class Tensor:
 
     def mean(self, axis: Any = None, keepdim: bool = False) -> Tensor:
         axes = _axes(axis, self.shape, "mean")
-        return self.sum(axes, keepdim) / _count(self.shape, axes)
+        return self.sum(axes, keepdim) / _reduced_count(self.shape, axes)
 
     def var(self, axis: Any = None, keepdim: bool = False, correction: int = 1) -> Tensor:
         """Σ(x - mean)² / (N - correction): correction=1 is the unbiased sample variance, 0 the population's."""
         axes = _axes(axis, self.shape, "var")
         centred = self - self.mean(axes, keepdim=True)
-        return (centred * centred).sum(axes, keepdim) / max(_count(self.shape, axes) - correction, 0)
+        return (centred * centred).sum(axes, keepdim) / max(_reduced_count(self.shape, axes) - correction, 0)
 
     def std(self, axis: Any = None, keepdim: bool = False, correction: int = 1) -> Tensor:
         return self.var(axis, keepdim, correction).sqrt()
@@ -584,37 +584,37 @@ class Tensor:
 
     @classmethod
     def zeros(cls, *shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-        return _factory(np.zeros(_shape_arg(shape), dtype=dtype or _default_float), requires_grad)
+        return _new_leaf(np.zeros(_shape_arg(shape), dtype=dtype or _default_float), requires_grad)
 
     @classmethod
     def ones(cls, *shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-        return _factory(np.ones(_shape_arg(shape), dtype=dtype or _default_float), requires_grad)
+        return _new_leaf(np.ones(_shape_arg(shape), dtype=dtype or _default_float), requires_grad)
 
     @classmethod
     def full(cls, shape: Any, value: Scalar, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        return _factory(np.full(shape, value, dtype=dtype or _to_array(value).dtype), requires_grad)
+        return _new_leaf(np.full(shape, value, dtype=dtype or _to_array(value).dtype), requires_grad)
 
     @classmethod
     def rand(cls, *shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         """Uniform on [0, 1)."""
-        return _factory(_rng.random(_shape_arg(shape)).astype(dtype or _default_float), requires_grad)
+        return _new_leaf(_rng.random(_shape_arg(shape)).astype(dtype or _default_float), requires_grad)
 
     @classmethod
     def randn(cls, *shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         """Standard normal."""
-        return _factory(_rng.standard_normal(_shape_arg(shape)).astype(dtype or _default_float), requires_grad)
+        return _new_leaf(_rng.standard_normal(_shape_arg(shape)).astype(dtype or _default_float), requires_grad)
 
     @classmethod
     def uniform(cls, *shape: Any, low: float = -1.0, high: float = 1.0, dtype: Any = None,
                 requires_grad: bool = False) -> Tensor:
         """Uniform on [low, high)."""
         data = _rng.uniform(low, high, _shape_arg(shape)).astype(dtype or _default_float)
-        return _factory(data, requires_grad)
+        return _new_leaf(data, requires_grad)
 
     @classmethod
     def eye(cls, n: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-        return _factory(np.eye(n, dtype=dtype or _default_float), requires_grad)
+        return _new_leaf(np.eye(n, dtype=dtype or _default_float), requires_grad)
 
     @classmethod
     def arange(cls, start: Scalar, stop: Scalar | None = None, step: Scalar = 1, dtype: Any = None,
@@ -625,15 +625,15 @@ class Tensor:
         if dtype is None:
             integral = all(isinstance(v, (int, np.integer)) for v in (start, stop, step))
             dtype = int64 if integral else _default_float
-        return _factory(np.arange(start, stop, step).astype(dtype), requires_grad)
+        return _new_leaf(np.arange(start, stop, step).astype(dtype), requires_grad)
 
     @classmethod
     def zeros_like(cls, t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-        return _factory(np.zeros(t.shape, dtype=dtype or t.dtype), requires_grad)
+        return _new_leaf(np.zeros(t.shape, dtype=dtype or t.dtype), requires_grad)
 
     @classmethod
     def ones_like(cls, t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-        return _factory(np.ones(t.shape, dtype=dtype or t.dtype), requires_grad)
+        return _new_leaf(np.ones(t.shape, dtype=dtype or t.dtype), requires_grad)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -681,7 +681,8 @@ def _compare(fn: Any, x: Tensor, other: Any) -> Tensor:
     return Compare.apply(x, other if isinstance(other, Tensor) else np.asarray(other), fn)
 
 
-def _count(shape: tuple, axes: tuple) -> int:
+def _reduced_count(shape: tuple, axes: tuple) -> int:
+    """How many elements a reduction over ``axes`` combines into each result: the N of a mean."""
     return math.prod(shape[a] for a in axes)
 
 
@@ -692,7 +693,8 @@ def _nonempty_axes(x: Tensor, axis: Any, op: str) -> tuple[int, ...]:
     return axes
 
 
-def _factory(data: np.ndarray, requires_grad: bool) -> Tensor:
+def _new_leaf(data: np.ndarray, requires_grad: bool) -> Tensor:
+    """A factory's fresh array as a leaf, without another copy (requires_grad_ refuses a non-float dtype)."""
     t = Tensor._make(data)
     return t.requires_grad_(True) if requires_grad else t
 
