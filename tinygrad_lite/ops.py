@@ -561,8 +561,8 @@ class Linear(Function):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Losses. Each is one node, as in PyTorch, where a composition would record three to five (losses are where a
-# small network's per-node overhead shows); nn/functional.py checks the arguments and applies these.
+# Losses. One node each where a composition would record several (a loss is where a small network's per-node
+# overhead shows) or lose precision, as in PyTorch; nn/functional.py checks the arguments and applies these.
 # --------------------------------------------------------------------------------------------------------------
 
 
