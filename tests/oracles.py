@@ -14,9 +14,12 @@ CORRECTED_REFERENCE = {
     3: (99.80, 95.88, 100, 94, 0.0074),
     4: (99.15, 97.26, 99, 96, 1.0072),
 }
-# The reference's figures are rounded to 0.01 (the loss to 1e-4); over the seven kernels these seeds moved by
-# at most SPREAD_ART in a percentage and SPREAD_L in the loss (and by less under a 1e-15 change of the weights).
-ART_TOL, L_TOL = 0.005 + 1e-3, 5e-5 + 1e-4
+# The reference is rounded to 0.01 (the loss to 1e-4). Measured with tools/blas_kernels.py over the kernels
+# Prescott, Nehalem, Sandybridge, Haswell, Zen, SkylakeX and Cooperlake, these seeds' figures moved by at most
+# 7.7e-4 in a percentage (seed 4) and 2.2e-5 in the loss, in the hand-written loop and in the framework alike;
+# scaling the initial weights by 1 ± 1e-15 moved them by at most 5.6e-4 and 1.6e-5. Tolerance: the rounding
+# plus about three times the larger movement.
+ART_TOL, L_TOL = 0.005 + 2e-3, 5e-5 + 1e-4
 
 
 def backprop(

@@ -22,10 +22,10 @@ from tinygrad_lite.casestudy.protocol import half_sse_loss, split_and_init
 # The article's loop over seeds 0-99: min and max of the same five figures.
 ARTICLE_SPREAD_MIN = (68.00, 64.00, 54, 50, 0.0001)
 ARTICLE_SPREAD_MAX = (99.98, 99.47, 100, 100, 24.0)
-# The article's loop at seed 5, one of its few seeds that are stable across kernels: measured spread over the
-# seven kernels ART5_SPREAD in a percentage, L5_SPREAD in the loss.
-ARTICLE_SEED5 = (98.3181, 94.3001, 99, 92, 1.21618)
-ART5_TOL, L5_TOL = 1e-3, 1e-4
+# The article's loop at seed 5, its most stable seed of 0-9: over the seven kernels its figures moved by at
+# most 1.2e-4 in a percentage and 2.1e-7 in the loss (under a 1e-15 scaling of the weights 2.8e-5 and 9e-8).
+ARTICLE_SEED5 = (98.31812, 94.30009, 99, 92, 1.216182)
+ART5_TOL, L5_TOL = 1e-3, 1e-5
 
 
 @pytest.mark.slow
@@ -52,8 +52,9 @@ def test_article_variant_is_reproduced_where_it_is_stable() -> None:
 @pytest.mark.slow
 @pytest.mark.trajectory
 def test_article_variant_at_a_chaotic_seed_stays_inside_its_spread_and_above_the_corrected_loss() -> None:
-    # Seed 0 is chaotic for the article's loop: its final L spans LSPAN0 over the kernels. Only what holds for
-    # every kernel is asserted: inside the spread over 100 seeds, and worse than the true gradient's loss.
+    # Seed 0 is chaotic for the article's loop: over the seven kernels its final L spans 1.2433-1.3548 and its
+    # validation figure 95.58-96.13. Only what holds on every kernel is asserted: inside the spread over 100
+    # seeds, and a loss clearly above the true gradient's.
     got = casestudy.run(0, "article").figures
     for name, value, lo, hi in zip(
         ("art train", "art val", "cls train", "cls val", "loss"), got, ARTICLE_SPREAD_MIN, ARTICLE_SPREAD_MAX,
