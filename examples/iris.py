@@ -14,8 +14,8 @@ import time
 from types import SimpleNamespace
 
 from tinygrad_lite import Tensor, casestudy, no_grad
-from tinygrad_lite.cli import plot_problem
 from tinygrad_lite.casestudy.protocol import article_accuracy, classification_accuracy, split_and_init
+from tinygrad_lite.cli import plot_problem
 
 parser = argparse.ArgumentParser(description="The article's Iris case study with tinygrad_lite.")
 parser.add_argument("--steps", type=int, default=100_000)
