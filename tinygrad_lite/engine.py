@@ -79,7 +79,6 @@ class enable_grad(_GradMode):  # noqa: N801 - named like torch.enable_grad
 # Function: one recorded operation, and the node it leaves in the graph
 # --------------------------------------------------------------------------------------------------------------
 
-_new_object = object.__new__
 _RELEASED = object()  # marks a node whose saved arrays were freed by a backward without retain_graph
 
 
@@ -140,11 +139,8 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run ``forward`` and, if any Tensor argument requires a gradient, record the node."""
-        # This runs for every operation, so it is written for speed: one pass over the arguments (a plain loop;
-        # comprehensions cost a frame each on Python 3.11), and Tensor._make inlined.
-        ctx = _new_object(cls)
-        ctx.saved_tensors = ()
-        arrays, inputs, wants_grad = [], [], False
+        ctx = cls()
+        arrays, inputs, wants_grad = [], [], False  # what forward gets; what the node records; whether to record
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
@@ -153,17 +149,11 @@ class Function:
             else:
                 arrays.append(a)
                 inputs.append(None)
-        try:  # run_forward, inlined
-            out = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
-        except (ValueError, IndexError, TypeError) as error:  # say which operation, on which shapes
-            shapes = " and ".join(str(a.shape) for a in args if isinstance(a, Tensor))
-            message = f"{cls.__name__.lower()}: {str(error).strip()} (input shapes: {shapes})"
-            raise next(k for k in (IndexError, ValueError, TypeError) if isinstance(error, k))(message) from None
-        if type(out) is not np.ndarray:
-            out = _scalar_result_as_array(ctx, out)
-        result = _new_object(Tensor)
-        result.data, result.grad, result._node = out, None, None
-        result.requires_grad = result._retains_grad = False
+        try:
+            out = run_forward(ctx, arrays, kwargs)
+        except (ValueError, IndexError, TypeError) as error:
+            raise _naming_operation_and_shapes(error, cls, args) from None
+        result = Tensor._make(out)
         if _tape is not None:
             _tape.forward(ctx, args, kwargs, result)
         if wants_grad and _grad_enabled and cls.differentiable:
@@ -178,9 +168,9 @@ _sequence = itertools.count()
 
 
 def run_forward(ctx: Function, arrays: Sequence, kwargs: dict) -> np.ndarray:
-    """Call ``ctx``'s forward on arrays, as ``apply`` does (tl.jit's replays call this)."""
+    """Call ``ctx``'s forward on arrays: ``apply`` does, and so do tl.jit's replays."""
     ctx.saved_tensors = ()
-    out = ctx.forward(ctx, *arrays, **kwargs) if kwargs else ctx.forward(ctx, *arrays)
+    out = ctx.forward(ctx, *arrays, **kwargs)
     return out if type(out) is np.ndarray else _scalar_result_as_array(ctx, out)
 
 
@@ -193,6 +183,15 @@ def _scalar_result_as_array(ctx: Function, out: Any) -> np.ndarray:
             ctx.saved_tensors = tuple([array if s is out else s for s in ctx.saved_tensors])
             break
     return array
+
+
+def _naming_operation_and_shapes(error: Exception, cls: type, args: tuple) -> Exception:
+    """The error numpy raised inside ``forward``, of the same kind, saying which operation on which shapes."""
+    shapes = " and ".join(str(a.shape) for a in args if isinstance(a, Tensor))
+    message = f"{cls.__name__.lower()}: {str(error).strip()} (input shapes: {shapes})"
+    # the built-in kind, not numpy's subclass of it (numpy's AxisError, say, takes other arguments)
+    kind = next(k for k in (IndexError, ValueError, TypeError) if isinstance(error, k))
+    return kind(message)
 
 
 # tl.jit's recorder (jit._Tape) while it captures a call, else None. The engine reports to it each operation it
