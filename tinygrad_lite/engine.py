@@ -98,9 +98,11 @@ class Function:
     """
 
     # inputs: one entry per positional argument of forward, the Tensor or None
+    # needs_input_grad: one entry per positional argument of forward: is it a Tensor that wants a gradient?
+    #   (lets backward skip work, e.g. the matmul that would give the gradient of a constant input)
     # saved_tensors: what forward saved for backward (_RELEASED once freed)
     # seq: when the node was recorded; a node is always recorded after the nodes of its inputs
-    __slots__ = ("inputs", "saved_tensors", "seq", "__dict__")
+    __slots__ = ("inputs", "needs_input_grad", "saved_tensors", "seq", "__dict__")
 
     # The array namespace backward formulas are written against (ctx.xp.exp, ctx.xp.where, ...). Its default,
     # ops.NUMPY_MATH, is assigned by ops.py right where it is defined (ops imports this module, so the engine
@@ -120,15 +122,6 @@ class Function:
         self.saved_tensors = values
 
     @property
-    def needs_input_grad(self) -> tuple[bool, ...]:
-        """For each positional argument of forward: is it a Tensor that wants a gradient? (lets backward skip
-        work, e.g. the matmul that would give the gradient of a constant input)"""
-        needs = []  # a plain loop: on Python 3.11 a comprehension costs a frame of its own
-        for t in self.inputs:
-            needs.append(t is not None and t.requires_grad)
-        return tuple(needs)
-
-    @property
     def next_functions(self) -> tuple:
         """The nodes that made this node's inputs (``None`` for leaves and constants), as in PyTorch."""
         return tuple(None if t is None else t._node for t in self.inputs)
@@ -140,15 +133,16 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run ``forward`` and, if any Tensor argument requires a gradient, record the node."""
         ctx = cls()
-        arrays, inputs, wants_grad = [], [], False  # what forward gets; what the node records; whether to record
+        arrays, inputs, needs_grad = [], [], []  # what forward gets; what the node records
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
                 inputs.append(a)
-                wants_grad = wants_grad or a.requires_grad
+                needs_grad.append(a.requires_grad)
             else:
                 arrays.append(a)
                 inputs.append(None)
+                needs_grad.append(False)
         try:
             out = run_forward(ctx, arrays, kwargs)
         except (ValueError, IndexError, TypeError) as error:
@@ -156,8 +150,9 @@ class Function:
         result = Tensor._make(out)
         if _tape is not None:
             _tape.forward(ctx, args, kwargs, result)
-        if wants_grad and _grad_enabled and cls.differentiable:
+        if _grad_enabled and cls.differentiable and any(needs_grad):
             ctx.inputs = tuple(inputs)
+            ctx.needs_input_grad = tuple(needs_grad)
             ctx.seq = next(_sequence)
             result.requires_grad = True
             result._node = ctx
