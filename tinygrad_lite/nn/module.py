@@ -110,12 +110,9 @@ class Module:
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
-    @property
-    def __call__(self) -> Callable[..., Any]:
-        """Calling a module runs its ``forward``. This is a property that returns the bound ``forward`` rather
-        than a method that passes ``*args, **kwargs`` on: that second call, with its arguments packed and
-        unpacked again, cost about half a microsecond on every layer of every step."""
-        return self.forward
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Calling a module runs its ``forward``."""
+        return self.forward(*args, **kwargs)
 
     # ---- walking the tree -----------------------------------------------------------------------------------
 
@@ -274,7 +271,7 @@ class Sequential(Module):
 
     def forward(self, x: Any) -> Any:
         for module in self._modules.values():
-            x = module.forward(x)  # what module(x) runs (see Module.__call__), without the property lookup
+            x = module(x)
         return x
 
     def __len__(self) -> int:
