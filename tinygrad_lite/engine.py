@@ -12,7 +12,7 @@ Everything the engine does fits in four ideas:
 3. **Chain rule.** Walking that order, each node turns the gradient of its output into gradients of its inputs;
    the gradients of a tensor used in several places are added up; leaves keep theirs in ``.grad``.
 4. **Broadcasting's reverse.** An input that numpy broadcast gets a gradient of the broadcast shape; the engine
-   sums it back to the input's shape in one place, :func:`_fit_to`, so no operation repeats that logic.
+   sums it back to the input's shape in one place, :func:`_unbroadcast`, so no operation repeats that logic.
 
 Higher-order derivatives come for free: with ``create_graph=True`` the same backward formulas run on Tensors
 instead of numpy arrays, so the backward pass is itself recorded and can be differentiated again.
@@ -180,8 +180,8 @@ def _naming_operation_and_shapes(error: Exception, cls: type, args: tuple) -> Ex
 
 
 # tl.jit's recorder (jit._Tape) while it captures a call, else None. The engine reports to it each operation it
-# runs on arrays (forward, backward, gradient fitting and accumulation), so the call can be replayed without
-# building a graph. See jit.py.
+# runs on arrays (forward, backward, unbroadcasting, adding and storing gradients), so the call can be replayed
+# without building a graph. See jit.py.
 _tape: Any = None
 
 
@@ -197,38 +197,6 @@ def _refuse_value_read(what: str) -> None:
 # --------------------------------------------------------------------------------------------------------------
 # Backward
 # --------------------------------------------------------------------------------------------------------------
-
-
-def _fit_to(grad: Any, shape: tuple, dtype: np.dtype, xp: Any) -> Any:
-    """Make a gradient match its tensor's shape and dtype: sum out the axes broadcasting added or stretched, and
-    cast (a float32 input combined with a float64 one gets a float32 gradient). The one place for both."""
-    if grad.shape != shape:
-        grad = xp.sum_to(grad, shape)
-    if grad.dtype != dtype:
-        grad = xp.astype(grad, dtype)
-    return grad
-
-
-def _freed_graph_error(node: Function) -> RuntimeError:
-    return RuntimeError(
-        f"Trying to backward through the graph a second time (at {type(node).__name__}): its saved values "
-        "were freed after the first backward. Pass retain_graph=True to the first backward() if you "
-        "need to run backward twice."
-    )
-
-
-def _backward_on_tensors(node: Function, output: Tensor, grad: Any) -> Any:
-    """Apply one node's backward formula to Tensors (create_graph=True), so that it records a graph too: each
-    saved array is swapped for the Tensor it came from, and the formula's ``ctx.xp`` for Tensor operations."""
-    arrays = node.saved_tensors
-    by_id = {id(t.data): t for t in (*node.inputs, output) if t is not None}
-    node.saved_tensors = tuple(by_id.get(id(a), a) for a in arrays)
-    node.xp = TENSOR_MATH
-    try:
-        return node.backward(node, grad)
-    finally:
-        node.saved_tensors = arrays
-        del node.xp
 
 
 def run_backward(
@@ -253,63 +221,31 @@ def run_backward(
     xp = TENSOR_MATH if create_graph else NUMPY_MATH
     pending: dict[int, Any] = {}  # id(tensor) -> the sum of the gradients that reached it so far
     heap: list[tuple[int, int, Tensor]] = []  # (-seq, id, tensor) for non-leaves that have a pending gradient
-    leaves: list[Tensor] = []
+    leaves: list[Tensor] = []  # leaves that have a pending gradient
     wanted = None if capture is None else {id(t) for t in capture}
     captured: dict[int, Any] = {}
-    handed_out: set[int] = set()
+    stored_arrays: set[int] = set()  # ids of the arrays this pass stored as a .grad (see _accumulate)
     global _grad_enabled
     grad_was_enabled, _grad_enabled = _grad_enabled, create_graph  # record the backward only for higher order
     try:
-        arrivals = zip(roots, root_grads)  # (tensor, its gradient) pairs to hand over: the roots' first
-        while True:
-            for tensor, grad in arrivals:
-                if grad is None or tensor is None or not tensor.requires_grad:
-                    continue  # a constant input, or one whose gradient backward skipped (needs_input_grad)
-                data = tensor.data
-                if grad.shape != data.shape or grad.dtype is not data.dtype:
-                    fitted = _fit_to(grad, data.shape, data.dtype, xp)
-                    if _tape is not None:
-                        _tape.fit(grad, fitted, data.shape, data.dtype)
-                    grad = fitted
-                key = id(tensor)
-                previous = pending.get(key)
-                if previous is not None:  # another path reached this tensor already: add up
-                    pending[key] = total = previous + grad
-                    if _tape is not None:
-                        _tape.add(previous, grad, total)
-                else:  # the first gradient to arrive schedules the tensor
-                    pending[key] = grad
-                    if tensor._node is None:
-                        leaves.append(tensor)
-                    else:
-                        heappush(heap, (-tensor._node.seq, key, tensor))
-            if not heap:
-                break
-            _, key, tensor = heappop(heap)  # the newest node: all its consumers have run
-            grad = pending.pop(key)
-            node = tensor._node
+        _receive(zip(roots, root_grads), pending, heap, leaves, xp)
+        while heap:
+            _, key, tensor = heappop(heap)  # the newest node: every consumer of its tensor has run
+            grad = pending.pop(key)  # so this gradient is complete
             if wanted is not None:
                 if key in wanted:
                     captured[key] = grad
             elif tensor._retains_grad:
-                _accumulate(tensor, grad, create_graph, handed_out)
-            if node.saved_tensors is _RELEASED:
-                raise _freed_graph_error(node)
-            if create_graph:
-                input_grads = _backward_on_tensors(node, tensor, grad)
-            else:  # the plain backward() pass: the formula on numpy arrays
-                input_grads = node.backward(node, grad)
-            if type(input_grads) is not tuple:
-                input_grads = (input_grads,)
-            if _tape is not None:
-                _tape.backward(node, grad, input_grads)
+                _accumulate(tensor, grad, create_graph, stored_arrays)
+            node = tensor._node
+            input_grads = _run_node(node, tensor, grad, create_graph)
             if not retain_graph:
                 node.saved_tensors = _RELEASED
-            arrivals = zip(node.inputs, input_grads)
-        for leaf in leaves:
+            _receive(zip(node.inputs, input_grads), pending, heap, leaves, xp)
+        for leaf in leaves:  # the heap is empty, so the leaves' gradients are complete too
             grad = pending.pop(id(leaf))
             if wanted is None:
-                _accumulate(leaf, grad, create_graph, handed_out)
+                _accumulate(leaf, grad, create_graph, stored_arrays)
             elif id(leaf) in wanted:
                 captured[id(leaf)] = grad
     finally:
@@ -317,7 +253,83 @@ def run_backward(
     return captured
 
 
-def _accumulate(tensor: Tensor, grad: Any, create_graph: bool, handed_out: set[int]) -> None:
+def _receive(arrivals: Iterable[tuple[Tensor | None, Any]], pending: dict[int, Any],
+             heap: list[tuple[int, int, Tensor]], leaves: list[Tensor], xp: Any) -> None:
+    """Add each ``(tensor, gradient)`` pair into ``pending``. The first gradient a tensor receives schedules it:
+    a non-leaf goes onto the heap, a leaf into ``leaves``."""
+    for tensor, grad in arrivals:
+        if grad is None or tensor is None or not tensor.requires_grad:
+            continue  # a constant input, or one whose gradient backward skipped (needs_input_grad)
+        data = tensor.data
+        if grad.shape != data.shape or grad.dtype != data.dtype:  # numpy broadcast or promoted this input
+            unbroadcast_grad = _unbroadcast(grad, data.shape, data.dtype, xp)
+            if _tape is not None:
+                _tape.unbroadcast(grad, unbroadcast_grad, data.shape, data.dtype)
+            grad = unbroadcast_grad
+        key = id(tensor)
+        previous = pending.get(key)
+        if previous is None:  # the first gradient to arrive
+            pending[key] = grad
+            if tensor._node is None:
+                leaves.append(tensor)
+            else:
+                heappush(heap, (-tensor._node.seq, key, tensor))
+        else:  # another path reached this tensor already: add up
+            pending[key] = total = previous + grad
+            if _tape is not None:
+                _tape.add(previous, grad, total)
+
+
+def _unbroadcast(grad: Any, shape: tuple, dtype: np.dtype, xp: Any) -> Any:
+    """Undo on a gradient what numpy did to its input: sum out the axes broadcasting added or stretched, and cast
+    back to the input's dtype (a float32 input combined with a float64 one gets a float32 gradient). The one
+    place for both, so that no operation's backward repeats them."""
+    if grad.shape != shape:
+        grad = xp.sum_to(grad, shape)
+    if grad.dtype != dtype:
+        grad = xp.astype(grad, dtype)
+    return grad
+
+
+def _run_node(node: Function, output: Tensor, grad: Any, create_graph: bool) -> tuple:
+    """One step of the chain rule: the node's backward formula turns the gradient of its output into one
+    gradient per input (``None`` for an input that needs none)."""
+    if node.saved_tensors is _RELEASED:
+        raise _freed_graph_error(node)
+    if create_graph:
+        input_grads = _backward_on_tensors(node, output, grad)
+    else:  # the plain backward() pass: the formula on numpy arrays
+        input_grads = node.backward(node, grad)
+    if type(input_grads) is not tuple:  # a node with one input may return its gradient alone
+        input_grads = (input_grads,)
+    if _tape is not None:
+        _tape.backward(node, grad, input_grads)
+    return input_grads
+
+
+def _backward_on_tensors(node: Function, output: Tensor, grad: Any) -> Any:
+    """Apply one node's backward formula to Tensors (create_graph=True), so that it records a graph too: each
+    saved array is swapped for the Tensor it came from, and the formula's ``ctx.xp`` for Tensor operations."""
+    arrays = node.saved_tensors
+    by_id = {id(t.data): t for t in (*node.inputs, output) if t is not None}
+    node.saved_tensors = tuple(by_id.get(id(a), a) for a in arrays)
+    node.xp = TENSOR_MATH
+    try:
+        return node.backward(node, grad)
+    finally:
+        node.saved_tensors = arrays
+        del node.xp
+
+
+def _freed_graph_error(node: Function) -> RuntimeError:
+    return RuntimeError(
+        f"Trying to backward through the graph a second time (at {type(node).__name__}): its saved values "
+        "were freed after the first backward. Pass retain_graph=True to the first backward() if you "
+        "need to run backward twice."
+    )
+
+
+def _accumulate(tensor: Tensor, grad: Any, create_graph: bool, stored_arrays: set[int]) -> None:
     """Add ``grad`` into ``tensor.grad``. A numpy gradient is stored only if nothing else holds it, so a user
     who edits ``p.grad.data`` in place can never change another tensor's gradient."""
     if create_graph:
@@ -329,9 +341,9 @@ def _accumulate(tensor: Tensor, grad: Any, create_graph: bool, handed_out: set[i
         copy = False
     else:
         # a view (of a saved array, or a broadcast) or an array another tensor already holds: copy it
-        copy = type(grad) is not np.ndarray or grad.base is not None or id(grad) in handed_out
+        copy = type(grad) is not np.ndarray or grad.base is not None or id(grad) in stored_arrays
         stored = np.array(grad) if copy else grad  # a copy (and an array, where numpy gave a 0-d scalar)
-        handed_out.add(id(stored))
+        stored_arrays.add(id(stored))
         tensor.grad = Tensor._make(stored)
     if _tape is not None:
         _tape.store(tensor, grad, copy, added)

@@ -1,12 +1,12 @@
 """``tl.jit``: capture a training step once, then replay it without building a graph.
 
 The first call of a jitted function runs it eagerly, as usual, while a recorder (:class:`_Tape`) notes every
-operation the engine performs on arrays: each forward, each node's backward, each gradient fitted to its
-input's shape or added to another, each gradient stored into a leaf's ``.grad``, and each optimizer update or
-``zero_grad``. Values live in numbered registers. Later calls with inputs of the same shapes and dtypes run
-only that list of steps on the new inputs' arrays: no Tensors, no nodes, no topological ordering, no Python
-code of the function itself. The numpy calls are the same ones in the same order, so the results are the same
-as eager, bit for bit.
+operation the engine performs on arrays: each forward, each node's backward, each gradient summed back to its
+input's shape (unbroadcast) or added to another, each gradient stored into a leaf's ``.grad``, and each
+optimizer update or ``zero_grad``. Values live in numbered registers. Later calls with inputs of the same
+shapes and dtypes run only that list of steps on the new inputs' arrays: no Tensors, no nodes, no topological
+ordering, no Python code of the function itself. The numpy calls are the same ones in the same order, so the
+results are the same as eager, bit for bit.
 
 What a replay cannot see, because it does not run the function's Python code again:
 
@@ -100,11 +100,11 @@ class _Tape:
 
         self.steps.append(step)
 
-    def fit(self, grad: Any, fitted: Any, shape: tuple, dtype: np.dtype) -> None:
-        src, dst = self._array(grad), self._new(fitted, None)
+    def unbroadcast(self, grad: Any, result: Any, shape: tuple, dtype: np.dtype) -> None:
+        src, dst = self._array(grad), self._new(result, None)
 
         def step(regs: list) -> None:
-            regs[dst] = engine._fit_to(regs[src], shape, dtype, NUMPY_MATH)
+            regs[dst] = engine._unbroadcast(regs[src], shape, dtype, NUMPY_MATH)
 
         self.steps.append(step)
 
