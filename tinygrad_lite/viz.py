@@ -28,9 +28,9 @@ import contextlib
 import functools
 import html
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -227,7 +227,7 @@ def _tensors_in(value: Any) -> list[Tensor]:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _walk(roots: Sequence[Tensor]) -> tuple[list[Tensor], dict[int, Tensor]]:
+def _tensors_inputs_first(roots: Sequence[Tensor]) -> tuple[list[Tensor], dict[int, Tensor]]:
     """Every tensor behind ``roots``, each after all of its inputs (iterative DFS: deep chains are fine),
     and ``id(node)`` → the tensor it produced."""
     order: list[Tensor] = []
@@ -252,7 +252,7 @@ def _walk(roots: Sequence[Tensor]) -> tuple[list[Tensor], dict[int, Tensor]]:
     return order, produced
 
 
-def _attribute_ops(
+def _modules_of_operations(
     order: list[Tensor], names: dict[int, str], module_names: set[str]
 ) -> dict[int, str | None]:
     """``id(node)`` → the submodule name its operation belongs to (rules 1-2 of the module docstring)."""
@@ -281,7 +281,7 @@ def _attribute_ops(
     return op_module
 
 
-def _fmt(array: np.ndarray) -> str:
+def _format_values(array: np.ndarray) -> str:
     if array.dtype == np.bool_ or np.issubdtype(array.dtype, np.integer):
         return np.array2string(array, separator=", ")
     if array.ndim == 0:
@@ -294,7 +294,7 @@ def _summary(label: str, value: Any) -> str:
         return f"{label} None"
     array = np.asarray(value.data if isinstance(value, Tensor) else value)
     if array.size <= _SMALL:
-        return f"{label} {' '.join(_fmt(array).split())}"
+        return f"{label} {' '.join(_format_values(array).split())}"
     a = array.astype(np.float64)
     return f"{label} mean {a.mean():.4f} norm {np.linalg.norm(a.ravel()):.4f}"
 
@@ -316,14 +316,28 @@ def _tensor_label(tensor: Tensor, name: str, show_data: bool, show_grad: bool, r
     return "{ " + label + " }" if rankdir.upper() in ("LR", "RL") else label
 
 
-def _kind(tensor: Tensor, is_root: bool, named_param: bool) -> str:
+def _node_kind(tensor: Tensor, is_root: bool, is_named: bool) -> str:
+    """What a tensor is, as a key of ``_COLORS``: a named leaf that requires a gradient is a parameter."""
     if is_root:
         return "output"
     if tensor.grad_fn is not None:
         return "tensor"
-    if named_param:
-        return "parameter"
-    return "leaf" if tensor.requires_grad else "input"
+    if not tensor.requires_grad:
+        return "input"
+    return "parameter" if is_named else "leaf"
+
+
+def _tensor_attrs(tensor: Tensor, kind: str, name: str | None, label: Callable[[Tensor, str], str]) -> dict[str, str]:
+    """The record of one tensor: its name (an unnamed input, leaf or output is called that), then ``label``."""
+    name = name or {"output": "output", "input": "input", "leaf": "leaf"}.get(kind, "")
+    attrs = {"label": label(tensor, name), "shape": "record", "style": "filled", "fillcolor": _COLORS[kind]}
+    if kind == "output":
+        attrs["penwidth"] = "2"
+    return attrs
+
+
+def _operation_attrs(node: Any) -> dict[str, str]:
+    return {"label": type(node).__name__, "shape": "ellipse", "style": "filled", "fillcolor": _COLORS["operation"]}
 
 
 def _cluster_id(name: str, taken: set[str]) -> str:
@@ -353,90 +367,110 @@ def draw_graph(
     the graph tell inputs, leaves, parameters, intermediates, operations and the output apart.
     ``root`` may be a sequence of tensors (several outputs). The graph can be drawn after ``backward()``.
     """
-    graphviz_digraph = _digraph_class()
+    digraph_class = _digraph_class()
     roots = [root] if isinstance(root, Tensor) else list(root)
     if not roots or not all(isinstance(r, Tensor) for r in roots):
         raise TypeError("draw_graph: root must be a Tensor or a sequence of Tensors")
     names = _named_tensors(params)
     modules = dict(params.named_modules()) if isinstance(params, Module) else {}
-    order, produced = _walk(roots)
-    root_ids = {id(r) for r in roots}
+    order, produced = _tensors_inputs_first(roots)
+    label = functools.partial(_tensor_label, show_data=show_data, show_grad=show_grad, rankdir=rankdir)
+    nodes, edges = _nodes_and_edges(order, produced, names, modules, {id(r) for r in roots}, label)
 
-    # Which cluster every node belongs to: traced tags first, then the parameter rules.
-    inferred = _attribute_ops(order, names, set(modules)) if modules else {}
-    module_class = {name: type(m).__name__ for name, m in modules.items()}
-    cluster_of: dict[str, str | None] = {}  # graph node id → submodule name
+    graph = digraph_class(name="tinygrad_lite", graph_attr={"rankdir": rankdir, "fontname": "Helvetica"},
+                          node_attr={"fontname": "Helvetica", "fontsize": "11"}, edge_attr={"arrowsize": "0.7"})
+    _add_in_clusters(graph, nodes, _cluster_classes(modules, order), digraph_class)
+    for tail, head in edges:
+        graph.edge(tail, head)
+    graph.attr(label=_legend({node.kind for node in nodes}), labelloc="b", labeljust="l", fontsize="10")
+    return graph
 
-    g = graphviz_digraph(name="tinygrad_lite", graph_attr={"rankdir": rankdir, "fontname": "Helvetica"},
-                         node_attr={"fontname": "Helvetica", "fontsize": "11"},
-                         edge_attr={"arrowsize": "0.7"})
+
+class _DrawnNode(NamedTuple):
+    """One node of the drawing: a tensor's record or an operation's ellipse."""
+
+    id: str  # the DOT id: t0, t1, ... for tensors, op0, op1, ... for operations
+    attrs: dict[str, str]  # label, shape, colours
+    kind: str  # a key of _COLORS
+    cluster: str | None  # the submodule it is drawn inside, None for the top level
+
+
+def _nodes_and_edges(
+    order: list[Tensor],
+    produced: dict[int, Tensor],
+    names: dict[int, str],
+    modules: dict[str, Module],
+    root_ids: set[int],
+    label: Callable[[Tensor, str], str],
+) -> tuple[list[_DrawnNode], list[tuple[str, str]]]:
+    """A node for every tensor and for every operation, each with its submodule's cluster (an operation's tag
+    from trace_modules first, else rules 1-2 of the module docstring; a tensor sits with the operation that made
+    it, a parameter with its module), and the edges in data-flow order: input tensor → operation → output."""
+    inferred = _modules_of_operations(order, names, set(modules)) if modules else {}
     tensor_ids = {id(t): f"t{i}" for i, t in enumerate(order)}
-    nodes: list[tuple[str, dict[str, str]]] = []
+    nodes: list[_DrawnNode] = []
     edges: list[tuple[str, str]] = []
-    kinds_present: set[str] = set()
     op_count = 0
     for tensor in order:
-        tid = tensor_ids[id(tensor)]
-        node = tensor.grad_fn
-        module = None
-        if node is not None and produced.get(id(node)) is tensor:
-            oid = f"op{op_count}"
+        tensor_id, node = tensor_ids[id(tensor)], tensor.grad_fn
+        cluster = None
+        if node is not None and produced.get(id(node)) is tensor:  # the operation that made this tensor
+            op_id = f"op{op_count}"
             op_count += 1
             tag = getattr(node, _MODULE_TAG, None)
-            if tag is not None:
-                module = tag[0]
-                module_class.setdefault(tag[0], tag[1])
-            else:
-                module = inferred.get(id(node))
-            nodes.append((oid, {"label": type(node).__name__, "shape": "ellipse", "style": "filled",
-                                "fillcolor": _COLORS["operation"]}))
-            kinds_present.add("operation")
-            cluster_of[oid] = module
-            edges += [(tensor_ids[id(t)], oid) for t in node.inputs if t is not None]
-            edges.append((oid, tid))
-        is_param = id(tensor) in names and node is None and tensor.requires_grad
-        kind = _kind(tensor, id(tensor) in root_ids, is_param)
-        kinds_present.add(kind)
-        name = names.get(id(tensor)) or {"output": "output", "input": "input", "leaf": "leaf"}.get(kind, "")
+            cluster = tag[0] if tag is not None else inferred.get(id(node))
+            nodes.append(_DrawnNode(op_id, _operation_attrs(node), "operation", cluster))
+            edges += [(tensor_ids[id(t)], op_id) for t in node.inputs if t is not None]
+            edges.append((op_id, tensor_id))
+        kind = _node_kind(tensor, id(tensor) in root_ids, id(tensor) in names)
         if kind == "parameter" and modules:
             owner = names[id(tensor)].rpartition(".")[0]
-            module = owner if owner in modules and owner else None
-        label = _tensor_label(tensor, name, show_data, show_grad, rankdir)
-        attrs = {"label": label, "shape": "record", "style": "filled", "fillcolor": _COLORS[kind]}
-        if kind == "output":
-            attrs["penwidth"] = "2"
-        nodes.append((tid, attrs))
-        cluster_of[tid] = module
+            cluster = owner if owner in modules and owner else None
+        nodes.append(_DrawnNode(tensor_id, _tensor_attrs(tensor, kind, names.get(id(tensor)), label), kind, cluster))
+    return nodes, edges
 
-    # Clusters, nested by dotted name: "layers.0" sits inside "layers" when both are submodules.
-    used = {m for m in cluster_of.values() if m}
-    all_clusters: set[str] = set()
-    for m in used:
-        parts = m.split(".")
+
+def _cluster_classes(modules: dict[str, Module], order: list[Tensor]) -> dict[str, str]:
+    """Submodule name → class name, for the cluster labels: from the Module, and from trace_modules' tags (which
+    name their submodule even when the graph is drawn without ``params``)."""
+    classes = {name: type(module).__name__ for name, module in modules.items()}
+    for tensor in order:
+        tag = getattr(tensor.grad_fn, _MODULE_TAG, None)
+        if tag is not None:
+            classes.setdefault(*tag)
+    return classes
+
+
+def _add_in_clusters(graph: Any, nodes: list[_DrawnNode], cluster_classes: dict[str, str], digraph_class: type) -> None:
+    """Add ``nodes`` to ``graph``, each inside its submodule's cluster. Clusters nest by dotted name: "layers.0"
+    sits inside "layers" when both are submodules."""
+    clusters = _cluster_names({node.cluster for node in nodes if node.cluster}, cluster_classes)
+    subgraphs = {"": graph}
+    taken: set[str] = set()
+    for name in sorted(clusters, key=lambda c: (c.count("."), c)):
+        cls = cluster_classes.get(name)
+        subgraphs[name] = digraph_class(name=_cluster_id(name, taken), graph_attr={
+            "label": f"{name}: {cls}" if cls else name, "style": "rounded,dashed", "color": "#6b7280",
+            "fontcolor": "#374151", "labeljust": "l"})
+    for node in nodes:
+        subgraphs[node.cluster if node.cluster in subgraphs else ""].node(node.id, **node.attrs)
+    for name in sorted(clusters, key=lambda c: (-c.count("."), c)):  # deepest first, into their parents
+        parent = name.rpartition(".")[0]
+        while parent and parent not in subgraphs:
+            parent = parent.rpartition(".")[0]
+        subgraphs[parent].subgraph(subgraphs[name])
+
+
+def _cluster_names(used: set[str], cluster_classes: dict[str, str]) -> set[str]:
+    """The clusters to draw: each submodule that holds a node, and its ancestors that are submodules too."""
+    names: set[str] = set()
+    for module in used:
+        parts = module.split(".")
         for k in range(1, len(parts) + 1):
             prefix = ".".join(parts[:k])
-            if prefix in module_class or prefix == m:
-                all_clusters.add(prefix)
-    graphs = {"": g}
-    taken: set[str] = set()
-    for m in sorted(all_clusters, key=lambda s: (s.count("."), s)):
-        cls = module_class.get(m)
-        label = f"{m}: {cls}" if cls else m
-        graphs[m] = graphviz_digraph(name=_cluster_id(m, taken), graph_attr={
-            "label": label, "style": "rounded,dashed", "color": "#6b7280", "fontcolor": "#374151",
-            "labeljust": "l"})
-    for nid, attrs in nodes:
-        m = cluster_of.get(nid)
-        graphs[m if m in graphs else ""].node(nid, **attrs)
-    for m in sorted(all_clusters, key=lambda s: (-s.count("."), s)):  # deepest first, into their parents
-        parent = m.rpartition(".")[0]
-        while parent and parent not in graphs:
-            parent = parent.rpartition(".")[0]
-        graphs[parent].subgraph(graphs[m])
-    for a, b in edges:
-        g.edge(a, b)
-    g.attr(label=_legend(kinds_present), labelloc="b", labeljust="l", fontsize="10")
-    return g
+            if prefix in cluster_classes or prefix == module:
+                names.add(prefix)
+    return names
 
 
 def _legend(kinds: set[str]) -> str:
