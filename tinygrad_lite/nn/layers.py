@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -72,6 +73,8 @@ class ReLU(Module):
 
 
 class Tanh(Module):
+    """tanh(x), elementwise."""
+
     def forward(self, x: Tensor) -> Tensor:
         return x.tanh()
 
@@ -139,12 +142,17 @@ class Flatten(Module):
 
 
 class _Loss(Module):
-    _name = ""
+    """A loss function of nn.functional as a module: the reduction is given once, to the constructor."""
+
+    function: Callable[[Any, Any, str], Tensor]  # each subclass names the function it wraps
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         F._check_reduction(reduction, type(self).__name__)
         self.reduction = reduction
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return self.function(input, target, self.reduction)
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
@@ -153,34 +161,29 @@ class _Loss(Module):
 class MSELoss(_Loss):
     """(x - y)², reduced: see :func:`nn.functional.mse_loss`."""
 
-    def forward(self, input: Any, target: Any) -> Tensor:
-        return F.mse_loss(input, target, self.reduction)
+    function = staticmethod(F.mse_loss)
 
 
 class L1Loss(_Loss):
     """|x - y|, reduced: see :func:`nn.functional.l1_loss`."""
 
-    def forward(self, input: Any, target: Any) -> Tensor:
-        return F.l1_loss(input, target, self.reduction)
+    function = staticmethod(F.l1_loss)
 
 
 class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy on logits, targets as class indices or probabilities: see
     :func:`nn.functional.cross_entropy`."""
 
-    def forward(self, input: Any, target: Any) -> Tensor:
-        return F.cross_entropy(input, target, self.reduction)
+    function = staticmethod(F.cross_entropy)
 
 
 class BCELoss(_Loss):
     """Binary cross-entropy on probabilities: see :func:`nn.functional.binary_cross_entropy`."""
 
-    def forward(self, input: Any, target: Any) -> Tensor:
-        return F.binary_cross_entropy(input, target, self.reduction)
+    function = staticmethod(F.binary_cross_entropy)
 
 
 class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy on logits, computed stably: see :func:`nn.functional.binary_cross_entropy_with_logits`."""
 
-    def forward(self, input: Any, target: Any) -> Tensor:
-        return F.binary_cross_entropy_with_logits(input, target, self.reduction)
+    function = staticmethod(F.binary_cross_entropy_with_logits)

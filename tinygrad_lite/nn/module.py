@@ -52,8 +52,8 @@ class Module:
     # ---- registration ---------------------------------------------------------------------------------------
 
     def __setattr__(self, name: str, value: Any) -> None:
-        registry = self.__dict__.get("_parameters")
-        if registry is None:
+        params = self.__dict__.get("_parameters")
+        if params is None:
             raise AttributeError(
                 f"cannot assign {name!r} before Module.__init__() was called: "
                 f"call super().__init__() first in {type(self).__name__}.__init__"
@@ -61,15 +61,15 @@ class Module:
         modules = self.__dict__["_modules"]
         if isinstance(value, Parameter):
             modules.pop(name, None)
-            registry[name] = value
+            params[name] = value
         elif isinstance(value, Module):
-            registry.pop(name, None)
+            params.pop(name, None)
             modules[name] = value
-        elif name in registry:
+        elif name in params:
             if value is not None:
                 raise TypeError(f"cannot assign a {type(value).__name__} as parameter {name!r} of "
                                 f"{type(self).__name__} (nn.Parameter or None expected)")
-            registry[name] = None
+            params[name] = None
         elif name in modules:
             if value is not None:
                 raise TypeError(f"cannot assign a {type(value).__name__} as child module {name!r} of "
@@ -84,26 +84,24 @@ class Module:
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (or a ``None`` placeholder, e.g. a disabled bias) under ``name``."""
-        if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"register_parameter: {name!r} must be an nn.Parameter or None; "
-                            f"got {type(param).__name__}")
-        if param is None:
-            self._modules.pop(name, None)
-            self._parameters[name] = None
-            object.__setattr__(self, name, None)
-        else:
-            setattr(self, name, param)
+        self._register("register_parameter", name, param, Parameter, self._parameters)
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` as a child named ``name`` (names need not be identifiers, e.g. ``"0"``)."""
-        if module is not None and not isinstance(module, Module):
-            raise TypeError(f"add_module: {name!r} must be an nn.Module or None; got {type(module).__name__}")
-        if module is None:
+        self._register("add_module", name, module, Module, self._modules)
+
+    def _register(self, caller: str, name: str, value: Any, kind: type, registry: OrderedDict) -> None:
+        """``value`` of class ``kind`` goes in through ``__setattr__``; ``None`` holds the place in ``registry``
+        (so the name keeps its position, and reads as ``None``)."""
+        if value is None:
             self._parameters.pop(name, None)
-            self._modules[name] = None
+            self._modules.pop(name, None)
+            registry[name] = None
             object.__setattr__(self, name, None)
+        elif isinstance(value, kind):
+            setattr(self, name, value)
         else:
-            setattr(self, name, module)
+            raise TypeError(f"{caller}: {name!r} must be an nn.{kind.__name__} or None; got {type(value).__name__}")
 
     # ---- forward --------------------------------------------------------------------------------------------
 
