@@ -22,7 +22,7 @@ from .tensor import Tensor
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer"]
 
 
-def _number(value: Any, name: str, owner: str, low: float = 0.0, high: float | None = None) -> float:
+def _checked_float(value: Any, name: str, owner: str, low: float = 0.0, high: float | None = None) -> float:
     """``value`` as a Python float in [low, high) (or [low, ∞)), else a ValueError naming it."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{owner}: {name} must be a number; got {value!r}")
@@ -78,7 +78,7 @@ class Optimizer:
 
     def _update(self) -> None:
         """Update the parameters' arrays (``p.data``) in place. It works on arrays, not Tensors, so nothing is
-        recorded and it needs no ``no_grad()`` block (whose enter and exit cost about 1 % of a small step)."""
+        recorded, and it needs no ``no_grad()`` block."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -106,10 +106,10 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0, dampening: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0) -> None:
         super().__init__(params)
-        self.lr = _number(lr, "learning rate", "SGD")
-        self.momentum = _number(momentum, "momentum", "SGD")
-        self.dampening = _number(dampening, "dampening", "SGD", low=-math.inf)
-        self.weight_decay = _number(weight_decay, "weight_decay", "SGD")
+        self.lr = _checked_float(lr, "learning rate", "SGD")
+        self.momentum = _checked_float(momentum, "momentum", "SGD")
+        self.dampening = _checked_float(dampening, "dampening", "SGD", low=-math.inf)
+        self.weight_decay = _checked_float(weight_decay, "weight_decay", "SGD")
         self.nesterov = bool(nesterov)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening; got "
@@ -184,12 +184,13 @@ class Adam(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(params)
         name = type(self).__name__
-        self.lr = _number(lr, "learning rate", name)
+        self.lr = _checked_float(lr, "learning rate", name)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2); got {betas!r}")
-        self.betas = (_number(betas[0], "beta1", name, 0.0, 1.0), _number(betas[1], "beta2", name, 0.0, 1.0))
-        self.eps = _number(eps, "eps", name)
-        self.weight_decay = _number(weight_decay, "weight_decay", name)
+        self.betas = (_checked_float(betas[0], "beta1", name, 0.0, 1.0),
+                      _checked_float(betas[1], "beta2", name, 0.0, 1.0))
+        self.eps = _checked_float(eps, "eps", name)
+        self.weight_decay = _checked_float(weight_decay, "weight_decay", name)
         n = len(self.params)
         self.steps: list[int] = [0] * n
         self.exp_avgs: list[np.ndarray | None] = [None] * n  # m
