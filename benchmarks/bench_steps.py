@@ -290,7 +290,7 @@ LIMITS = """## What limits each figure
 - **W1 eager.** The arrays are tiny (100×4 → 5 → 3): the step makes about as many numpy calls as the
   hand-written one (some 30, of 0.5 to 1.5 µs each), and the rest is Python. A sampling profile (py-spy at
   2,000 samples a second over 200,000 steps) puts about 30 % of the step in the engine itself:
-  `Function.apply` (the node, the output Tensor, one pass over the arguments, the call of forward) takes about
+  `Function.apply` (the node, the output Tensor, the lists of arguments, the call of forward) takes about
   1.5 µs per operation, and running one node in `backward()` (the heap, the pending gradients, the shape and
   dtype check that decides whether to unbroadcast, freeing the saved arrays) about 2 µs; a step has six
   nodes. The layers above (`Module`, `F.linear`'s checks, operator dispatch) and the optimizer add a few µs.
@@ -377,6 +377,40 @@ def _format_time(seconds: float) -> str:
     return f"{seconds * 1e6:,.1f} µs" if seconds < 1e-3 else f"{seconds * 1e3:,.2f} ms"
 
 
+def performance_page(rows: list[tuple], rounds: int, blas: str) -> str:
+    """docs/performance.md: the machine, one table row per (workload, system), how each target is met, and
+    what limits the figures."""
+    lines = [
+        "# Performance",
+        "",
+        "Time per training step (forward, backward, optimizer update), median over "
+        f"{rounds} interleaved rounds, and the ratio to the same step hand-written in numpy, measured in one "
+        "run by `python benchmarks/bench_steps.py` (which rewrites this file). Peak memory is what tracemalloc "
+        "sees above the baseline while taking 20 steps (numpy's and Python's allocations; PyTorch's allocator "
+        "is invisible to it). Before timing, the run checks that every system's losses agree after 5 steps.",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"numpy {np.__version__}" + (f", PyTorch {torch.__version__}" if torch is not None else ", PyTorch not "
+                                     "installed") + f"; BLAS: {blas}.",
+        "",
+        "| workload | system | time per step | ratio to numpy | peak memory |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for workload, name, median, ratio, peak in rows:
+        memory = "" if peak is None else f"{peak / 1024:,.0f} KiB"
+        lines.append(f"| {workload} | {name} | {_format_time(median)} | {ratio:.2f}× | {memory} |")
+    ratios = {(workload.split()[0], name): ratio for workload, name, _, ratio, _ in rows}
+    lines += ["", "## Targets", "", "| workload | system | target | measured | met |",
+              "|---|---|---:|---:|---|"]
+    for (workload, name), target in TARGETS.items():
+        if (workload, name) in ratios:
+            measured = ratios[(workload, name)]
+            lines.append(f"| {workload} | {name} | ≤ {target:.2f}× | {measured:.2f}× | "
+                         f"{'yes' if measured <= target else f'no, by {measured / target:.2f}×'} |")
+    lines += ["", LIMITS, "", "Workloads and method: `benchmarks/README.md`.", ""]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=31, help="timing rounds per workload (default 31)")
@@ -410,36 +444,9 @@ def main(argv: list[str] | None = None) -> int:
                       + (f"  peak {peaks[name] / 1024:,.0f} KiB" if name in peaks else ""), flush=True)
             print(f"{w.name:10s} losses after 5 steps agree: {losses['numpy (reference)'][-1]:.6g}", flush=True)
 
-    lines = [
-        "# Performance",
-        "",
-        "Time per training step (forward, backward, optimizer update), median over "
-        f"{args.rounds} interleaved rounds, and the ratio to the same step hand-written in numpy, measured in one "
-        "run by `python benchmarks/bench_steps.py` (which rewrites this file). Peak memory is what tracemalloc "
-        "sees above the baseline while taking 20 steps (numpy's and Python's allocations; PyTorch's allocator "
-        "is invisible to it). Before timing, the run checks that every system's losses agree after 5 steps.",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"numpy {np.__version__}" + (f", PyTorch {torch.__version__}" if torch is not None else ", PyTorch not "
-                                     "installed") + f"; BLAS: {blas}.",
-        "",
-        "| workload | system | time per step | ratio to numpy | peak memory |",
-        "|---|---|---:|---:|---:|",
-    ]
-    for workload, name, median, ratio, peak in rows:
-        memory = "" if peak is None else f"{peak / 1024:,.0f} KiB"
-        lines.append(f"| {workload} | {name} | {_format_time(median)} | {ratio:.2f}× | {memory} |")
-    ratios = {(workload.split()[0], name): ratio for workload, name, _, ratio, _ in rows}
-    lines += ["", "## Targets", "", "| workload | system | target | measured | met |",
-              "|---|---|---:|---:|---|"]
-    for (workload, name), target in TARGETS.items():
-        if (workload, name) in ratios:
-            measured = ratios[(workload, name)]
-            lines.append(f"| {workload} | {name} | ≤ {target:.2f}× | {measured:.2f}× | "
-                         f"{'yes' if measured <= target else f'no, by {measured / target:.2f}×'} |")
-    lines += ["", LIMITS, "", "Workloads and method: `benchmarks/README.md`.", ""]
+    page = performance_page(rows, args.rounds, blas)
     if not args.no_write:
-        Path(args.output).write_text("\n".join(lines))
+        Path(args.output).write_text(page)
         print(f"wrote {args.output}")
     return 0
 
