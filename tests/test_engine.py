@@ -396,6 +396,17 @@ def test_custom_function_with_non_tensor_argument() -> None:
     assert tl.gradcheck(lambda a, b: ScaledAdd.apply(a, b, 0.5), [x, y])
 
 
+def test_needs_input_grad_is_recorded_with_the_node() -> None:
+    """Which inputs want a gradient is fixed when the node is recorded (as in PyTorch): backward can skip the
+    others, and a constant or a Python number is never asked for one."""
+    x, c = _leaf([1.0, 2.0]), _leaf([3.0, 4.0], requires_grad=False)
+    z = ScaledAdd.apply(c, x, 0.5)
+    assert z.grad_fn.needs_input_grad == (False, True, False)
+    assert z.grad_fn.inputs == (c, x, None)
+    x.requires_grad_(False)  # after recording: the node keeps what it recorded
+    assert z.grad_fn.needs_input_grad == (False, True, False)
+
+
 def test_custom_function_without_grad_records_nothing() -> None:
     x = _leaf([1.0, 2.0], requires_grad=False)
     assert Cube.apply(x).grad_fn is None
