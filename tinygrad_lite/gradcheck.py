@@ -149,7 +149,7 @@ def _changed_in_place(inputs: Sequence[Any], before: dict[int, np.ndarray]) -> s
             j = int(np.argmax(~((now == copy) | (np.isnan(now) & np.isnan(copy))).ravel()))
             return (f"input {k} (shape {copy.shape}) was changed in place by the function or its backward: "
                     f"element {_index(j, copy.shape)} was {float(copy.flat[j])!r} and is now {float(now.flat[j])!r}. "
-                    "A backward must not write into the arrays it receives or saved; compute new ones")
+                    "A backward must not write into the arrays it receives or saved; compute new ones.")
     return None
 
 
