@@ -133,7 +133,19 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run ``forward`` and, if any Tensor argument requires a gradient, record the node."""
         ctx = cls()
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        # What forward gets (arrays) and what the node records (its inputs, which of them want a gradient), in
+        # one pass rather than three comprehensions: apply runs for every operation, and on Python 3.11 each
+        # comprehension is a function call of its own.
+        arrays, inputs, needs_grad = [], [], []
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                inputs.append(a)
+                needs_grad.append(a.requires_grad)
+            else:
+                arrays.append(a)
+                inputs.append(None)
+                needs_grad.append(False)
         try:
             out = run_forward(ctx, arrays, kwargs)
         except (ValueError, IndexError, TypeError) as error:
@@ -141,8 +153,6 @@ class Function:
         result = Tensor._make(out)
         if _tape is not None:
             _tape.forward(ctx, args, kwargs, result)
-        inputs = [a if isinstance(a, Tensor) else None for a in args]
-        needs_grad = [t is not None and t.requires_grad for t in inputs]
         if _grad_enabled and cls.differentiable and any(needs_grad):
             ctx.inputs = tuple(inputs)
             ctx.needs_input_grad = tuple(needs_grad)
