@@ -45,15 +45,18 @@ def check_function(
     for the drawn shape), pass instead ``args=``, one strategy that draws the whole tuple of arguments.
 
     ``order=2`` checks second derivatives too; ``order=1`` only the gradient. ``eps``, ``atol`` and ``rtol`` are
-    gradcheck's. ``max_examples`` defaults to the active hypothesis profile's (100 unless a profile says
-    otherwise); ``deadline`` defaults to none, since the time a check takes varies with the shapes drawn;
-    ``settings`` is a ``hypothesis.settings`` to start from. Call it from a plain test, not inside ``@given``.
+    gradcheck's. ``max_examples``, for each of the ``order`` passes (gradients first, then gradients and second
+    derivatives), defaults to the active hypothesis profile's (100 unless a profile says otherwise);
+    ``deadline`` defaults to none, since the time a check takes varies with the shapes drawn; ``settings`` is a
+    ``hypothesis.settings`` to start from. Call it from a plain test, not inside ``@given``.
     """
+    __tracebackhide__ = True  # pytest shows the report, not the frames of this module
     name = _name(f)
     drawn = _arguments(f"check_function({name})", strategies, args)
     _check_order(order)
 
     def check(arguments: Sequence[Any], level: int) -> None:
+        __tracebackhide__ = True
         example = tuple(_float64_copy(a) for a in arguments)
         _check_example(f"check_function({name})", f, example, len(example), level, eps, atol, rtol)
 
@@ -80,6 +83,7 @@ def check_module(
     mode, is not changed. The parameters keep their values: the inputs vary. A failure names the parameter
     by its dotted name (``'0.weight'``). The other arguments are :func:`check_function`'s.
     """
+    __tracebackhide__ = True
     if not isinstance(model, Module):
         raise TypeError(f"check_module: expected an nn.Module; got {type(model).__name__} (use check_function)")
     title = f"check_module({type(model).__name__})"
@@ -93,6 +97,7 @@ def check_module(
         return twin(*arguments[: len(arguments) - len(params)])
 
     def check(arguments: Sequence[Any], level: int) -> None:
+        __tracebackhide__ = True
         inputs = tuple(_float64_copy(a) for a in arguments)
         names = [f"input {k}" for k in range(len(inputs))] + [f"parameter {n!r}" for n, _ in named]
         _check_example(title, forward, (*inputs, *params), len(inputs), level, eps, atol, rtol, names)
@@ -118,6 +123,7 @@ def _check_example(
 ) -> None:
     """gradcheck, then gradgradcheck, of ``f`` at ``example``; a failure is re-raised with the full report.
     The first ``shown`` arguments are the drawn ones (the rest are a model's parameters)."""
+    __tracebackhide__ = True
     if not any(isinstance(a, Tensor) and a.requires_grad for a in example):
         raise ValueError(f"{title}: no argument is a Tensor that requires grad, so there is nothing to check; "
                          "draw the inputs with tensors() (float tensors require grad by default)")
@@ -274,6 +280,7 @@ def _run(
     """Run ``check`` as hypothesis properties over ``drawn``, now: first the gradients alone on every example,
     then, for ``order=2``, gradients and second derivatives. So a wrong gradient is always reported as such,
     and a second-order report means the gradient passed on every example of the first pass."""
+    __tracebackhide__ = True
     for level in range(1, order + 1):
         _run_pass(functools.partial(check, level=level), drawn, title, key + b" order %d" % level, max_examples,
                   deadline, settings)
@@ -288,7 +295,10 @@ def _run_pass(
     deadline: float | timedelta | None,
     settings: hypothesis.settings | None,
 ) -> None:
+    __tracebackhide__ = True
+
     def each_example(arguments: Sequence[Any]) -> None:
+        __tracebackhide__ = True
         check(arguments)
 
     # what hypothesis prints before a failing example: "check_function(arguments=(...))"
