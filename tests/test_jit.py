@@ -128,6 +128,18 @@ def test_reading_a_value_during_capture_is_a_clear_error():
         tl.jit(step)(Tensor([1.0]))
 
 
+def test_a_jitted_function_inside_another_capture_is_a_clear_error():
+    """Captured or not, the inner function cannot run inside the outer capture: its replay would not be recorded,
+    and the outer replays would return the values of the capture."""
+    inner = tl.jit(lambda x: x * 2.0)
+    outer = tl.jit(lambda x: inner(x) + 1.0)
+    x = Tensor([1.0, 2.0])
+    for _ in range(2):  # first with inner not captured yet, then with inner captured
+        with pytest.raises(RuntimeError, match="cannot be called while another one is being captured"):
+            outer(x)
+        inner(x)
+
+
 def test_bad_outputs_and_arguments_are_clear_errors():
     with pytest.raises(TypeError, match="must return a Tensor or a tuple of Tensors; output 0 is a float"):
         tl.jit(lambda x: 1.0)(Tensor([1.0]))

@@ -170,13 +170,13 @@ def jit(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any) -> Any:
+        if engine._tape is not None:  # a replay inside it would run numpy calls the outer capture never sees
+            raise RuntimeError("jit: a jitted function cannot be called while another one is being captured")
         key = _signature(args)
         tape = tapes.get(key)
         tensors = [a for a in args if isinstance(a, Tensor)]
         if tape is not None:
             return tape.replay(tensors)
-        if engine._tape is not None:
-            raise RuntimeError("jit: a jitted function cannot be called while another one is being captured")
         tape = _Tape(tensors)
         engine._tape = tape
         try:
