@@ -174,9 +174,12 @@ def run_forward(ctx: Function, arrays: Sequence, kwargs: dict) -> np.ndarray:
 
 def _scalar_result_as_array(ctx: Function, out: Any) -> np.ndarray:
     """numpy returns scalars from 0-d operations; turn one back into a 0-d array, in the result and in what
-    forward saved (it may have saved its own result), so that every tensor holds an ndarray."""
+    forward saved, so that every tensor holds an ndarray."""
     array = np.asarray(out)
-    ctx.saved_tensors = tuple(array if saved is out else saved for saved in ctx.saved_tensors)
+    for saved in ctx.saved_tensors:
+        if saved is out:  # forward saved its own result
+            ctx.saved_tensors = tuple([array if s is out else s for s in ctx.saved_tensors])
+            break
     return array
 
 
@@ -378,21 +381,24 @@ def zero_grad(tensors: Iterable[Tensor], set_to_none: bool = True) -> None:
 
 
 def _as_root_grad(root: Tensor, gradient: Any, create_graph: bool, what: str) -> Any:
-    """The gradient the backward pass starts from: d(root)/d(root) = 1 for a one-element root, else the given
-    ``gradient`` (the vector of the vector-Jacobian product), which must have the root's shape."""
+    """The starting gradient for ``root``: ones for a scalar, else the given one, checked against its shape."""
     if gradient is None:
+        if root.data.shape == () and not create_graph:  # the usual loss.backward(): d(loss)/d(loss) = 1
+            return np.array(1, root.data.dtype)
         if root.data.size != 1:
             raise RuntimeError(
                 f"{what}: grad can be implicitly created only for scalar outputs; got a tensor of shape "
                 f"{root.shape}. Pass gradient= (the vector in the vector-Jacobian product)."
             )
         data = np.ones(root.data.shape, root.data.dtype)
-    elif isinstance(gradient, Tensor) and create_graph:  # kept as it is: its own graph may be differentiated
-        _check_grad_shape(gradient.shape, root.shape, what)
-        return gradient
+    elif isinstance(gradient, Tensor):
+        if create_graph:
+            _check_grad_shape(gradient.shape, root.shape, what)
+            return gradient
+        data = np.array(gradient.data, dtype=root.data.dtype)
     else:
-        data = np.array(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=root.data.dtype)
-        _check_grad_shape(data.shape, root.shape, what)
+        data = np.array(gradient, dtype=root.data.dtype)
+    _check_grad_shape(data.shape, root.shape, what)
     return Tensor._make(data) if create_graph else data
 
 

@@ -108,9 +108,11 @@ class Module:
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Calling a module runs its ``forward``."""
-        return self.forward(*args, **kwargs)
+    @property
+    def __call__(self) -> Callable[..., Any]:
+        """Calling a module runs its ``forward``: ``module(x)`` is ``module.forward(x)``, with nothing in between
+        (no hooks, unlike PyTorch), so the property hands out the bound ``forward`` itself."""
+        return self.forward
 
     # ---- walking the tree -----------------------------------------------------------------------------------
 
@@ -269,7 +271,7 @@ class Sequential(Module):
 
     def forward(self, x: Any) -> Any:
         for module in self._modules.values():
-            x = module(x)
+            x = module.forward(x)  # what module(x) runs (see Module.__call__)
         return x
 
     def __len__(self) -> int:
