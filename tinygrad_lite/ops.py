@@ -6,7 +6,7 @@ Conventions
 - ``forward(ctx, ...)`` gets numpy arrays (Python numbers stay numbers) and returns a numpy array.
 - ``backward(ctx, g)`` gets the gradient ``g`` of the output and returns one gradient per positional argument
   of ``forward``. A gradient may keep the broadcast shape: the engine sums it back to the input's shape and
-  casts it to the input's dtype (``engine._fit_to``), so no operation here repeats that.
+  casts it to the input's dtype (``engine._unbroadcast``), so no operation here repeats that.
 - Backward formulas are written once, with operators and the functions of ``ctx.xp``. For a plain backward,
   ``ctx.xp`` is :data:`NUMPY_MATH` and everything is numpy; under ``create_graph=True`` it is
   :data:`TENSOR_MATH` and the same formula builds a differentiable graph (higher-order derivatives).
