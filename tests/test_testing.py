@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -522,6 +523,13 @@ _WITHOUT_HYPOTHESIS = textwrap.dedent("""
     except AttributeError:
         print("AttributeError")
 """)
+
+
+def test_the_extra_it_names_is_declared() -> None:
+    """The ImportError's advice works: pyproject.toml declares the extra ``testing``, and it brings hypothesis."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    assert config["project"]["optional-dependencies"]["testing"] == ["hypothesis"]
 
 
 def test_the_package_imports_without_hypothesis_and_names_the_extra() -> None:
