@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import AxisError, ShapeError, format_shapes
+
 # --------------------------------------------------------------------------------------------------------------
 # Gradient mode
 # --------------------------------------------------------------------------------------------------------------
@@ -186,10 +188,13 @@ def _scalar_result_as_array(ctx: Function, out: Any) -> np.ndarray:
 def _naming_operation_and_shapes(error: Exception, cls: type, args: tuple) -> Exception:
     """The error numpy raised inside ``forward``, of the same kind, saying which operation on which shapes."""
     shapes = " and ".join(str(a.shape) for a in args if isinstance(a, Tensor))
-    message = f"{cls.__name__.lower()}: {str(error).strip()} (input shapes: {shapes})"
-    # the built-in kind, not numpy's subclass of it (numpy's AxisError, say, takes other arguments)
-    kind = next(k for k in (IndexError, ValueError, TypeError) if isinstance(error, k))
-    return kind(message)
+    message = f"{cls.__name__.lower()}: {format_shapes(str(error).strip())} (input shapes: {shapes})"
+    # our classes, not numpy's (its AxisError takes other arguments): a ValueError from numpy inside forward is
+    # shapes that do not fit (broadcasting, reshape, matmul, concatenate), which PyTorch code catches as
+    # RuntimeError
+    if isinstance(error, IndexError):
+        return AxisError(message) if isinstance(error, ValueError) else IndexError(message)  # numpy's AxisError
+    return ShapeError(message) if isinstance(error, ValueError) else TypeError(message)
 
 
 # tl.jit's recorder (jit._Tape) while it captures a call, else None. The engine reports to it each operation it

@@ -174,7 +174,8 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
-        z = np.exp(x)
+        with np.errstate(over="ignore"):  # e^1e4 is inf, silently, as in PyTorch
+            z = np.exp(x)
         ctx.save_for_backward(z)
         return z
 
@@ -404,13 +405,18 @@ def _reduced_shape(shape: tuple, axes: tuple) -> tuple:
     return tuple([n for i, n in enumerate(shape) if i not in axes])
 
 
+# PyTorch sums bool and every integer dtype but uint64 as int64; numpy sums bool as bool and uint8 as uint64
+_SUM_DTYPES = {np.dtype(t): np.dtype(np.int64) for t in (np.bool_, np.int8, np.int16, np.int32, np.uint8,
+                                                          np.uint16, np.uint32)}
+
+
 class Sum(Function):
     """z = Σ x over axes;  dz/dx = 1 for every summed element: g is broadcast back over the summed axes."""
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.shape, ctx.kept = x.shape, _kept_shape(x.shape, axes)
-        return np.add.reduce(x, axis=axes, keepdims=keepdim, dtype=np.int64 if x.dtype.kind == "b" else None)
+        return np.add.reduce(x, axis=axes, keepdims=keepdim, dtype=_SUM_DTYPES.get(x.dtype))
 
     @staticmethod
     def backward(ctx, g):
@@ -426,6 +432,8 @@ class Max(Function):
     def forward(cls, ctx, x, axes, keepdim):
         z = cls._reduce(x, axis=axes, keepdims=True)
         chosen = x == z
+        if z.dtype.kind == "f" and np.isnan(z).any():  # a NaN is the maximum, and its gradient goes to the NaNs
+            chosen |= np.isnan(x)
         share = chosen / np.add.reduce(chosen, axis=axes, keepdims=True, dtype=x.dtype)
         ctx.save_for_backward(share.astype(x.dtype, copy=False))
         ctx.kept = z.shape
@@ -447,12 +455,13 @@ def _shifted_logsumexp(x: np.ndarray, axes: tuple) -> tuple[np.ndarray, np.ndarr
     """log Σ e^x over axes (keepdims) as m + log Σ e^(x - m), with m the maximum, so no exponential overflows.
     Returns m, x - m and log Σ e^(x - m) separately: log_softmax is (x - m) - log Σ e^(x - m), which keeps
     the precision that m + log Σ, subtracted from x, would round away for large x."""
-    m = np.maximum.reduce(x, axis=axes, keepdims=True)
+    m = np.maximum.reduce(x, axis=axes, keepdims=True, initial=-np.inf)  # initial: an empty axis gives -inf
     finite = np.isfinite(m)
     if not finite.all():  # all -inf (or an inf) along an axis: shifting by it would give nan
         m = np.where(finite, m, 0)
     shifted = x - m
-    return m, shifted, np.log(np.add.reduce(np.exp(shifted), axis=axes, keepdims=True))
+    with np.errstate(divide="ignore"):  # the log of an empty sum is -inf, silently
+        return m, shifted, np.log(np.add.reduce(np.exp(shifted), axis=axes, keepdims=True))
 
 
 class LogSumExp(Function):
@@ -480,7 +489,7 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+        e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True, initial=-np.inf))  # an empty axis works
         z = e / np.add.reduce(e, axis=axis, keepdims=True)
         ctx.save_for_backward(z)
         ctx.axis = axis
@@ -573,7 +582,10 @@ def reduce_losses(losses: Any, reduction: str) -> Any:
     if reduction == "none":
         return losses
     total = losses.sum()
-    return total / math.prod(losses.shape) if reduction == "mean" else total
+    if reduction == "sum":
+        return total
+    count = math.prod(losses.shape)
+    return total / count if count else total * math.nan  # the mean of nothing is NaN, as in PyTorch
 
 
 class SquaredError(Function):
@@ -583,7 +595,7 @@ class SquaredError(Function):
     @staticmethod
     def forward(ctx, x, y, reduction):
         ctx.save_for_backward(x, y)
-        ctx.scale = 2 / x.size if reduction == "mean" else 2  # d(x - y)² = 2(x - y), over N for the mean
+        ctx.scale = 2 / max(x.size, 1) if reduction == "mean" else 2  # d(x - y)² = 2(x - y), over N for the mean
         d = x - y
         d *= d  # in place: d is our own temporary
         return reduce_losses(d, reduction)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import engine
+from .errors import AxisError, ShapeError
 from .ops import (
     Abs,
     Add,
@@ -96,21 +97,43 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, (np.ndarray, np.generic)):
+        _check_numeric(data.dtype)  # before converting: numpy would turn "1.5" or 1+2j into a float
         array = np.array(data, dtype=dtype)
     else:
         try:
-            array = np.array(data)
+            array = np.array(data, dtype=dtype)
+        except OverflowError:
+            raise OverflowError(f"Tensor: an integer in the data does not fit in {np.dtype(dtype or int64)} "
+                                "(PyTorch refuses it too, rather than wrapping around)") from None
         except ValueError as error:
             raise ValueError(f"Tensor: cannot make a tensor from {type(data).__name__}: {error}") from None
-        if dtype is not None:
-            array = array.astype(dtype)
-        elif array.dtype.kind == "f":
-            array = array.astype(_default_float, copy=False)
-        elif array.dtype.kind in "iu":
-            array = array.astype(int64, copy=False)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"Tensor: unsupported data of dtype {array.dtype} (numbers and booleans only)")
+        if dtype is None:
+            if array.dtype.kind in "uO" and _int_out_of_range(data):
+                raise OverflowError("Tensor: an integer in the data does not fit in int64 (-2**63 to 2**63 - 1; "
+                                    "PyTorch refuses it too, rather than wrapping around)")
+            if array.dtype.kind == "f":
+                array = array.astype(_default_float, copy=False)
+            elif array.dtype.kind in "iu":
+                array = array.astype(int64, copy=False)
+    _check_numeric(array.dtype)
     return array
+
+
+def _check_numeric(dtype: np.dtype) -> None:
+    if dtype.kind not in "biuf":
+        raise TypeError(f"Tensor: unsupported data of dtype {dtype} (real numbers and booleans only; "
+                        "strings, complex numbers and Python objects are not converted)")
+
+
+def _int_out_of_range(data: Any) -> bool:
+    """Whether Python ints in ``data`` overflow int64: numpy then makes uint64 (2**63) or object arrays."""
+    try:
+        np.array(data, dtype=int64)
+    except OverflowError:
+        return True
+    except (TypeError, ValueError):
+        pass
+    return False
 
 
 def _shape_arg(shape: tuple) -> tuple[int, ...]:
@@ -131,34 +154,36 @@ def _axes(axis: Any, shape: tuple, op: str) -> tuple[int, ...]:
     axes = []
     for a in items:
         if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
-            raise ValueError(f"{op}: axis {a!r} is out of range for a tensor of shape {shape}")
+            raise AxisError(f"{op}: axis {a!r} is out of range for a tensor of shape {shape}")
         axes.append(int(a) % ndim)
     if len(set(axes)) != len(axes):
-        raise ValueError(f"{op}: repeated axis in {axis!r}")
+        raise AxisError(f"{op}: repeated axis in {axis!r}")
     return tuple(sorted(axes))
 
 
 def _axis(axis: int, ndim: int, op: str, shape: tuple) -> int:
     """Normalise one axis of a tensor with ``ndim`` dimensions."""
     if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
-        raise ValueError(f"{op}: axis {axis!r} is out of range for a tensor of shape {shape}")
+        raise AxisError(f"{op}: axis {axis!r} is out of range for a tensor of shape {shape}")
     return int(axis) % ndim
 
 
-def _normalize_index(index: Any) -> tuple[tuple, bool]:
+def _normalize_index(index: Any, shape: tuple) -> tuple[tuple, bool]:
     """Turn an indexing expression into what numpy takes, and say whether it uses advanced indexing.
-    Tensors and lists become arrays; a boolean mask becomes the integer arrays of its True positions."""
+    Tensors and lists become arrays; a boolean mask becomes the integer arrays of its True positions, once its
+    shape is checked against the axes it covers (np.nonzero alone would accept a mask of any shape)."""
     items = index if isinstance(index, tuple) else (index,)
     out: list[Any] = []
     advanced = False
-    for item in items:
+    for position, item in enumerate(items):
         if isinstance(item, Tensor):
             item = item.data
         elif isinstance(item, list):
-            item = np.asarray(item)
+            item = np.asarray(item, dtype=None if item else np.int64)  # x[[]] selects nothing, as in numpy
         if isinstance(item, np.ndarray):
             advanced = True
             if item.dtype == np.bool_:
+                _check_mask(item, _first_axis(items, position, len(shape)), shape)
                 out.extend(np.nonzero(item))
                 continue
             if item.dtype.kind not in "iu":
@@ -167,6 +192,32 @@ def _normalize_index(index: Any) -> tuple[tuple, bool]:
             raise IndexError("getitem: a bare True/False index is not supported; use a boolean array")
         out.append(item)
     return tuple(out), advanced
+
+
+def _axes_taken(item: Any) -> int:
+    """How many axes of the indexed tensor one index item consumes."""
+    if item is None or item is Ellipsis:
+        return 0
+    if isinstance(item, (Tensor, np.ndarray)) and item.dtype == np.bool_:
+        return item.ndim
+    if isinstance(item, list) and item and np.asarray(item).dtype == np.bool_:
+        return np.asarray(item).ndim
+    return 1
+
+
+def _first_axis(items: tuple, position: int, ndim: int) -> int:
+    """The first axis of the indexed tensor that ``items[position]`` applies to (items after an Ellipsis
+    count from the end)."""
+    if any(item is Ellipsis for item in items[:position]):
+        return ndim - sum(_axes_taken(item) for item in items[position:])
+    return sum(_axes_taken(item) for item in items[:position])
+
+
+def _check_mask(mask: np.ndarray, first: int, shape: tuple) -> None:
+    covered = shape[first : first + mask.ndim]
+    if first < 0 or mask.shape != covered:
+        raise IndexError(f"getitem: a boolean mask of shape {mask.shape} does not match the shape {covered} "
+                         f"of the axes it indexes in a tensor of shape {shape}")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -235,16 +286,17 @@ class Tensor:
     # ---- conversions ----------------------------------------------------------------------------------------
 
     def numpy(self) -> np.ndarray:
+        engine.read_value("numpy()")
         return self.data
 
     def item(self) -> Scalar:
-        engine._refuse_value_read("item()")
+        engine.read_value("item()")
         if self.data.size != 1:
-            raise ValueError(f"item: only a tensor with one element can be converted; got shape {self.shape}")
+            raise ShapeError(f"item: only a tensor with one element can be converted; got shape {self.shape}")
         return self.data.item()
 
     def tolist(self) -> Any:
-        engine._refuse_value_read("tolist()")
+        engine.read_value("tolist()")
         return self.data.tolist()
 
     def numel(self) -> int:
@@ -259,6 +311,7 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        engine.read_value("np.asarray()")
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __float__(self) -> float:
@@ -268,9 +321,9 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        engine._refuse_value_read("bool()")
+        engine.read_value("bool()")
         if self.data.size != 1:
-            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+            raise ShapeError(f"bool: the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.data)
 
     __hash__ = object.__hash__  # tensors are identified by identity (== builds an elementwise comparison)
@@ -398,13 +451,13 @@ class Tensor:
     # ---- elementwise functions ------------------------------------------------------------------------------
 
     def exp(self) -> Tensor:
-        return Exp.apply(self)
+        return Exp.apply(_floating(self))
 
     def log(self) -> Tensor:
-        return Log.apply(self)
+        return Log.apply(_floating(self))
 
     def sqrt(self) -> Tensor:
-        return Sqrt.apply(self)
+        return Sqrt.apply(_floating(self))
 
     def abs(self) -> Tensor:
         return Abs.apply(self)
@@ -413,29 +466,29 @@ class Tensor:
         return Mul.apply(self, self)
 
     def sin(self) -> Tensor:
-        return Sin.apply(self)
+        return Sin.apply(_floating(self))
 
     def cos(self) -> Tensor:
-        return Cos.apply(self)
+        return Cos.apply(_floating(self))
 
     def tanh(self) -> Tensor:
-        return Tanh.apply(self)
+        return Tanh.apply(_floating(self))
 
     def sigmoid(self) -> Tensor:
-        return Sigmoid.apply(self)
+        return Sigmoid.apply(_floating(self))
 
     def relu(self) -> Tensor:
         return Relu.apply(self)
 
     def softplus(self) -> Tensor:
-        return Softplus.apply(self)
+        return Softplus.apply(_floating(self))
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
-        return LeakyRelu.apply(self, negative_slope)
+        return LeakyRelu.apply(_floating(self), negative_slope)
 
     def gelu(self) -> Tensor:
         """GELU, tanh approximation (PyTorch's ``gelu(approximate='tanh')``)."""
-        return Gelu.apply(self)
+        return Gelu.apply(_floating(self))
 
     def clip(self, min: Scalar | None = None, max: Scalar | None = None) -> Tensor:  # noqa: A002 - API names
         """Limit values to [min, max]; the gradient passes where min ≤ x ≤ max. Bounds are numbers."""
@@ -456,7 +509,8 @@ class Tensor:
 
     def mean(self, axis: Any = None, keepdim: bool = False) -> Tensor:
         axes = _axes(axis, self.shape, "mean")
-        return self.sum(axes, keepdim) / _reduced_count(self.shape, axes)
+        count = _reduced_count(self.shape, axes)
+        return self.sum(axes, keepdim) / count if count else self.sum(axes, keepdim) * math.nan  # as in PyTorch
 
     def var(self, axis: Any = None, keepdim: bool = False, correction: int = 1) -> Tensor:
         """Σ(x - mean)² / (N - correction): correction=1 is the unbiased sample variance, 0 the population's."""
@@ -477,7 +531,7 @@ class Tensor:
 
     def logsumexp(self, axis: Any, keepdim: bool = False) -> Tensor:
         """log Σ exp(x) over ``axis``, computed without overflow."""
-        return LogSumExp.apply(self, _nonempty_axes(self, axis, "logsumexp"), keepdim)
+        return LogSumExp.apply(_floating(self), _nonempty_axes(self, axis, "logsumexp"), keepdim)
 
     def argmax(self, axis: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the largest value (of the flattened tensor when ``axis`` is None). No gradient."""
@@ -492,12 +546,12 @@ class Tensor:
     def softmax(self, axis: int = -1) -> Tensor:
         if self.ndim == 0:  # as in PyTorch, axis 0 / -1 of a 0-d tensor is the tensor itself
             return self.reshape(1).softmax(_axis(axis, 1, "softmax", self.shape)).reshape(())
-        return Softmax.apply(self, _axis(axis, self.ndim, "softmax", self.shape))
+        return Softmax.apply(_floating(self), _axis(axis, self.ndim, "softmax", self.shape))
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         if self.ndim == 0:
             return self.reshape(1).log_softmax(_axis(axis, 1, "log_softmax", self.shape)).reshape(())
-        return LogSoftmax.apply(self, _axis(axis, self.ndim, "log_softmax", self.shape))
+        return LogSoftmax.apply(_floating(self), _axis(axis, self.ndim, "log_softmax", self.shape))
 
     # ---- matrix products ------------------------------------------------------------------------------------
 
@@ -506,10 +560,10 @@ class Tensor:
         vector and that axis is dropped from the result; batch axes broadcast."""
         x, y = _promote_operands(self, _as_tensor(other))
         if x.ndim == 0 or y.ndim == 0:
-            raise ValueError(f"matmul: both operands need at least one dimension; got shapes {x.shape} and {y.shape}")
+            raise ShapeError(f"matmul: both operands need at least one dimension; got shapes {x.shape} and {y.shape}")
         k_x, k_y = x.shape[-1], y.shape[-2 if y.ndim > 1 else 0]
         if k_x != k_y:
-            raise ValueError(f"matmul: shapes {x.shape} and {y.shape} are not aligned ({k_x} != {k_y})")
+            raise ShapeError(f"matmul: shapes {x.shape} and {y.shape} are not aligned ({k_x} != {k_y})")
         if x.ndim >= 2 and y.ndim >= 2:
             return Matmul.apply(x, y)
         z = Matmul.apply(x.unsqueeze(0) if x.ndim == 1 else x, y.unsqueeze(-1) if y.ndim == 1 else y)
@@ -523,7 +577,7 @@ class Tensor:
         """Inner product of two 1-D tensors."""
         other = _as_tensor(other)
         if self.ndim != 1 or other.ndim != 1:
-            raise ValueError(f"dot: needs two 1-D tensors; got shapes {self.shape} and {other.shape}")
+            raise ShapeError(f"dot: needs two 1-D tensors; got shapes {self.shape} and {other.shape}")
         return self.matmul(other)
 
     # ---- shapes ---------------------------------------------------------------------------------------------
@@ -533,10 +587,12 @@ class Tensor:
         return Reshape.apply(self, _shape_arg(shape))
 
     def permute(self, *dims: Any) -> Tensor:
-        dims = _shape_arg(dims)
-        if sorted(d % self.ndim if self.ndim else d for d in dims) != list(range(self.ndim)) or len(dims) != self.ndim:
-            raise ValueError(f"permute: {dims} is not a permutation of the axes of a tensor of shape {self.shape}")
-        return Permute.apply(self, tuple(d % self.ndim for d in dims))
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        axes = tuple(_axis(d, self.ndim, "permute", self.shape) for d in dims)  # no wrapping of 3 to 1
+        if sorted(axes) != list(range(self.ndim)):
+            raise AxisError(f"permute: {dims} is not a permutation of the axes of a tensor of shape {self.shape}")
+        return Permute.apply(self, axes)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         dims = list(range(self.ndim))
@@ -549,7 +605,7 @@ class Tensor:
         shape = _shape_arg(shape)
         lead = len(shape) - self.ndim
         if lead < 0:
-            raise ValueError(f"expand: cannot expand a tensor of shape {self.shape} to fewer dimensions {shape}")
+            raise ShapeError(f"expand: cannot expand a tensor of shape {self.shape} to fewer dimensions {shape}")
         shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(shape))
         return Expand.apply(self, shape)
 
@@ -570,14 +626,14 @@ class Tensor:
         start = _axis(start_dim, self.ndim, "flatten", self.shape)
         end = _axis(end_dim, self.ndim, "flatten", self.shape)
         if start > end:
-            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+            raise AxisError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         merged = math.prod(self.shape[start : end + 1])
         return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1 :])
 
     def __getitem__(self, index: Any) -> Tensor:
         """numpy indexing: ints, slices, None, Ellipsis, integer arrays, lists or tensors, boolean masks.
         Where an index repeats, the gradients of the repeated elements add up."""
-        index, advanced = _normalize_index(index)
+        index, advanced = _normalize_index(index, self.data.shape)
         return GetItem.apply(self, index, advanced)
 
     # ---- factories ------------------------------------------------------------------------------------------
@@ -653,8 +709,11 @@ def _promote_operands(x: Tensor, other: Any) -> tuple[Tensor, Any]:
     if isinstance(other, np.generic):
         other = other.item()  # numpy scalars count as Python numbers, as in PyTorch
     if isinstance(other, (int, float)):
-        if isinstance(other, float) and x.data.dtype.kind != "f":
+        kind = x.data.dtype.kind
+        if kind != "f" and isinstance(other, float):
             x = x.astype(_default_float)
+        elif kind == "b" and type(other) is int:  # bool tensor, int number: int64 as in PyTorch (numpy: int8)
+            x = x.astype(int64)
         return x, other
     return _promote_operands(x, _as_tensor(other))
 
@@ -677,6 +736,12 @@ def _true_division(x: Any, y: Any) -> tuple[Any, Any]:
     return x, y
 
 
+def _floating(x: Tensor) -> Tensor:
+    """``x`` itself if it holds floats, else ``x`` in the default float dtype: PyTorch's exp, log, ... of an
+    integer or bool tensor are float32, where numpy's would be float16 (uint8, bool) or float64 (int64)."""
+    return x if x.data.dtype.kind == "f" else x.astype(_default_float)
+
+
 def _compare(fn: Any, x: Tensor, other: Any) -> Tensor:
     return Compare.apply(x, other if isinstance(other, Tensor) else np.asarray(other), fn)
 
@@ -689,7 +754,7 @@ def _reduced_count(shape: tuple, axes: tuple) -> int:
 def _nonempty_axes(x: Tensor, axis: Any, op: str) -> tuple[int, ...]:
     axes = _axes(axis, x.shape, op)
     if any(x.shape[a] == 0 for a in axes):
-        raise ValueError(f"{op}: cannot reduce an empty axis of a tensor of shape {x.shape}")
+        raise ShapeError(f"{op}: cannot reduce an empty axis of a tensor of shape {x.shape}")
     return axes
 
 
@@ -737,10 +802,14 @@ def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("cat: needs at least one tensor")
     first = tensors[0]
-    axis = _axis(axis, first.ndim, "cat", first.shape) if first.ndim else axis
+    for position, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise ShapeError(f"cat: the tensor at position {position} is 0-d and has no axis to join along; "
+                             "use tl.stack to join 0-d tensors")
+    axis = _axis(axis, first.ndim, "cat", first.shape)
     for t in tensors[1:]:
         if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != axis):
-            raise ValueError(f"cat: tensors must have the same shape except along axis {axis}; "
+            raise ShapeError(f"cat: tensors must have the same shape except along axis {axis}; "
                              f"got {first.shape} and {t.shape}")
     return Cat.apply(*_promote_tensors(tensors), axis=axis)
 
@@ -752,7 +821,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
         raise ValueError("stack: needs at least one tensor")
     for t in tensors[1:]:
         if t.shape != tensors[0].shape:
-            raise ValueError(f"stack: all tensors must have the same shape; got {tensors[0].shape} and {t.shape}")
+            raise ShapeError(f"stack: all tensors must have the same shape; got {tensors[0].shape} and {t.shape}")
     axis = _axis(axis, tensors[0].ndim + 1, "stack", tensors[0].shape)
     return cat([t.unsqueeze(axis) for t in tensors], axis=axis)
 

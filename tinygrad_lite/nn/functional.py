@@ -88,10 +88,12 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Te
     PyTorch. ``input`` must lie in [0, 1]; prefer :func:`binary_cross_entropy_with_logits` on logits."""
     x, y = _elementwise_loss_operands(input, target, reduction, "binary_cross_entropy")
     if x.data.size and not (np.all(x.data >= 0) and np.all(x.data <= 1)):
-        finite = x.data[~np.isnan(x.data)]
+        if np.isnan(x.data).any():
+            raise ValueError("binary_cross_entropy: input contains NaN; input values must be probabilities in "
+                             "[0, 1]")
         raise ValueError(
             "binary_cross_entropy: input values must be probabilities in [0, 1]; got values from "
-            f"{finite.min():g} to {finite.max():g} (for logits use binary_cross_entropy_with_logits)"
+            f"{x.data.min():g} to {x.data.max():g} (for logits use binary_cross_entropy_with_logits)"
         )
     loss = -(y * ops.ClampedLog.apply(x) + (1 - y) * ops.ClampedLog.apply(1 - x))
     return ops.reduce_losses(loss, reduction)

@@ -1,0 +1,196 @@
+"""Bad input as users write it, with numpy and PyTorch habits: each ends as PyTorch behaves (value, dtype,
+exception class) or as a clear error naming the operation, never as a silent conversion or a numpy warning."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import tinygrad_lite as tl
+import tinygrad_lite.nn.functional as F
+from tinygrad_lite import Tensor
+from tinygrad_lite.errors import AxisError, ShapeError
+
+
+@pytest.fixture(autouse=True)
+def _numpy_warnings_are_errors():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+def x23() -> Tensor:
+    return Tensor(np.arange(6.0).reshape(2, 3))
+
+
+# ---- the exception classes ------------------------------------------------------------------------------------
+
+
+def test_shape_errors_are_value_and_runtime_errors_and_write_shapes_as_tuples():
+    cases = [
+        lambda: x23() + Tensor.zeros(4),
+        lambda: x23().reshape(4, 2),
+        lambda: x23().expand(4, 3),
+        lambda: tl.where(np.ones((2, 3), bool), Tensor.zeros(4, 3), 0.0),
+        lambda: x23() @ Tensor.zeros(2, 2),
+        lambda: tl.cat([x23(), Tensor.zeros(3, 2)]),
+        lambda: tl.stack([x23(), Tensor.zeros(3, 2)]),
+        lambda: Tensor.zeros(0).max(),
+    ]
+    for case in cases:
+        with pytest.raises(ShapeError) as info:
+            case()
+        assert isinstance(info.value, ValueError) and isinstance(info.value, RuntimeError)
+        message = str(info.value)
+        assert message.split(":")[0] in ("add", "reshape", "expand", "where", "matmul", "cat", "stack", "max")
+        assert "(2,3)" not in message and "(4,3)" not in message and "(4,2)" not in message, message
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: x.sum(2), lambda x: x.mean(-3), lambda x: x.softmax(5), lambda x: x.transpose(0, 2),
+    lambda x: x.permute(3, 0), lambda x: x.permute(0, 5), lambda x: x.unsqueeze(4), lambda x: x.argmax(2),
+    lambda x: x.squeeze(7), lambda x: tl.cat([x, x], axis=2),
+])
+def test_axis_errors_are_index_and_value_errors(call):
+    with pytest.raises(AxisError) as info:
+        call(x23())
+    assert isinstance(info.value, IndexError) and isinstance(info.value, ValueError)
+    assert "(2, 3)" in str(info.value)
+
+
+def test_permute_does_not_wrap_axes():
+    assert x23().permute(1, 0).shape == (3, 2) and x23().permute(-1, -2).shape == (3, 2)
+    for dims in [(0, 0), (0,), (0, 1, 2)]:
+        with pytest.raises(AxisError, match="permute"):
+            x23().permute(*dims)
+
+
+# ---- silent wrong results -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mask_shape", [(2, 2), (3,), (3, 3), (1, 3)])
+def test_a_boolean_mask_of_the_wrong_shape_is_an_index_error(mask_shape):
+    with pytest.raises(IndexError, match=r"getitem: a boolean mask of shape"):
+        x23()[np.ones(mask_shape, bool)]
+
+
+def test_boolean_masks_of_the_right_shape_select_as_numpy_does():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    x = Tensor(a)
+    masks = [
+        (np.array([True, False]),),
+        (np.arange(6).reshape(2, 3) % 2 == 0,),
+        (slice(None), np.array([True, False, True])),
+        (Ellipsis, np.array([True, False, True, False])),
+        (0, np.array([False, True, True])),
+        (None, np.array([True, True]),),
+        (Tensor(np.array([True, False])), Ellipsis, 1),
+    ]
+    for index in masks:
+        numpy_index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        np.testing.assert_array_equal(x[index].data, a[numpy_index])
+    with pytest.raises(IndexError, match="mask"):
+        x[..., np.array([True, False, True])]
+
+
+def test_an_empty_index_list_selects_nothing():
+    assert x23()[[]].shape == (0, 3)
+    assert np.array_equal(x23()[[]].data, np.arange(6.0).reshape(2, 3)[[]])
+
+
+@pytest.mark.parametrize("bad", [np.array(["1.5"]), np.array([1 + 2j]), np.array([None], dtype=object),
+                                 np.array([1], dtype=object)])
+def test_non_numeric_arrays_are_refused_not_converted(bad):
+    for make in (lambda: Tensor([1.0]) + bad, lambda: Tensor([1]) + bad, lambda: Tensor(bad),
+                 lambda: Tensor(bad, dtype=tl.float32)):
+        with pytest.raises(TypeError, match="unsupported data of dtype"):
+            make()
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, [1, 2**64], 10**30])
+def test_integers_beyond_int64_are_refused_not_wrapped(value):
+    with pytest.raises(OverflowError, match="int64"):
+        Tensor(value)
+    assert Tensor(2**63 - 1).item() == 2**63 - 1 and Tensor(-(2**63)).item() == -(2**63)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int32, np.int64, np.bool_])
+@pytest.mark.parametrize("op", ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "gelu",
+                                "leaky_relu", "softmax", "log_softmax", "logsumexp"])
+def test_float_functions_of_integer_and_bool_tensors_are_float32(dtype, op):
+    a = np.array([1, 12], dtype=dtype)
+    x = Tensor(a)
+    out = getattr(x, op)(0) if op == "logsumexp" else getattr(x, op)()
+    assert out.dtype == tl.float32
+    expected = getattr(Tensor(a.astype(np.float32)), op)(0) if op == "logsumexp" else \
+        getattr(Tensor(a.astype(np.float32)), op)()
+    np.testing.assert_array_equal(out.data, expected.data)
+
+
+def test_float_functions_follow_the_default_dtype():
+    tl.set_default_dtype(tl.float64)
+    try:
+        assert Tensor([1, 2]).exp().dtype == tl.float64
+    finally:
+        tl.set_default_dtype(tl.float32)
+
+
+def test_integer_dtypes_of_powers_and_sums_are_pytorchs():
+    assert (Tensor([True, False]) ** 2).dtype == tl.int64
+    assert (Tensor([True, False]) + 1).dtype == tl.int64
+    assert (Tensor([True, False]) * True).dtype == tl.bool_
+    for dtype in (np.uint8, np.uint16, np.uint32, np.int8, np.int16, np.int32, np.int64, np.bool_):
+        total = Tensor(np.array([1, 0], dtype=dtype)).sum()
+        assert total.dtype == tl.int64, dtype
+    assert Tensor(np.array([200, 100], np.uint8)).sum().item() == 300
+    assert Tensor(np.array([1], np.uint64)).sum().dtype == np.uint64
+
+
+# ---- crashes and unclear messages -----------------------------------------------------------------------------
+
+
+def test_cat_of_0d_tensors_says_to_stack():
+    with pytest.raises(ShapeError, match="cat: the tensor at position 0 is 0-d.*tl.stack"):
+        tl.cat([Tensor(1.0), Tensor(2.0)])
+    assert tl.stack([Tensor(1.0), Tensor(2.0)]).shape == (2,)
+
+
+@pytest.mark.parametrize("loss", [F.mse_loss, F.l1_loss, F.binary_cross_entropy,
+                                  F.binary_cross_entropy_with_logits])
+def test_losses_of_empty_tensors_are_nan_for_the_mean_and_zero_for_the_sum(loss):
+    x, y = Tensor.zeros(0, requires_grad=True), Tensor.zeros(0)
+    mean = loss(x, y)
+    assert np.isnan(mean.item()) and mean.dtype == tl.float32
+    mean.backward()
+    assert x.grad.shape == (0,)
+    total = loss(x, y, reduction="sum")
+    assert total.item() == 0 and total.dtype == tl.float32
+    assert loss(x, y, reduction="none").shape == (0,)
+
+
+def test_softmax_along_an_empty_axis_is_empty():
+    for op in ("softmax", "log_softmax"):
+        out = getattr(Tensor.zeros(2, 0), op)(1)
+        assert out.shape == (2, 0) and out.dtype == tl.float32
+
+
+def test_binary_cross_entropy_names_a_nan_input():
+    for values in ([float("nan")], [float("nan"), 0.5]):
+        with pytest.raises(ValueError, match="binary_cross_entropy: input contains NaN"):
+            F.binary_cross_entropy(Tensor(values), Tensor.ones(len(values)))
+
+
+def test_results_pytorch_defines_come_without_warnings():
+    out = Tensor([1e4, -1e4]).exp()
+    assert out.data.tolist() == [np.inf, 0.0]
+    assert np.isnan(Tensor([]).mean().item()) and Tensor([]).mean().dtype == tl.float32
+    assert Tensor.zeros(2, 0).mean(1).shape == (2,)
+
+
+def test_max_with_a_nan_is_nan_and_its_gradient_goes_to_the_nan():
+    for reduce in ("max", "min"):
+        x = Tensor([1.0, float("nan"), 3.0], requires_grad=True)
+        out = getattr(x, reduce)()
+        assert np.isnan(out.item())
+        out.backward()
+        np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 0.0])
