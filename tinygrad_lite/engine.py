@@ -16,12 +16,21 @@ Everything the engine does fits in four ideas:
 
 Higher-order derivatives come for free: with ``create_graph=True`` the same backward formulas run on Tensors
 instead of numpy arrays, so the backward pass is itself recorded and can be differentiated again.
+
+**One rule, one seam.** Every array computation of a training step happens in one of five places: a
+:class:`Function`'s forward, a node's backward, the engine's handling of gradients (unbroadcast, adding two,
+storing into ``.grad``), :func:`zero_grad`, or an optimizer update run through :func:`run_update`. Nothing
+else in the package computes on a Tensor's array (that is why comparisons and ``argmax`` are Functions too).
+So an :class:`Observer` installed with :func:`observing` sees the whole step; ``tl.jit`` is built on it, and
+``tests/test_jit_seam.py`` enforces the rule.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from heapq import heappop, heappush
 from typing import Any
@@ -153,8 +162,9 @@ class Function:
         except (ValueError, IndexError, TypeError) as error:
             raise _naming_operation_and_shapes(error, cls, args) from None
         result = Tensor._make(out)
-        if _tape is not None:
-            _tape.forward(ctx, args, kwargs, result)
+        observer = _seam.observer
+        if observer is not None:
+            observer.forward(ctx, args, kwargs, result)
         if _grad_enabled and cls.differentiable and any(needs_grad):
             ctx.inputs = tuple(inputs)
             ctx.needs_input_grad = tuple(needs_grad)
@@ -168,7 +178,7 @@ _sequence = itertools.count()
 
 
 def run_forward(ctx: Function, arrays: Sequence, kwargs: dict) -> np.ndarray:
-    """Call ``ctx``'s forward on arrays: ``apply`` does, and so do tl.jit's replays."""
+    """Call ``ctx``'s forward on arrays, always giving an ndarray (numpy gives scalars for 0-d results)."""
     ctx.saved_tensors = ()
     out = ctx.forward(ctx, *arrays, **kwargs)
     return out if type(out) is np.ndarray else _scalar_result_as_array(ctx, out)
@@ -197,19 +207,83 @@ def _naming_operation_and_shapes(error: Exception, cls: type, args: tuple) -> Ex
     return ShapeError(message) if isinstance(error, ValueError) else TypeError(message)
 
 
-# tl.jit's recorder (jit._Tape) while it captures a call, else None. The engine reports to it each operation it
-# runs on arrays (forward, backward, unbroadcasting, adding and storing gradients), so the call can be replayed
-# without building a graph. See jit.py.
-_tape: Any = None
+# --------------------------------------------------------------------------------------------------------------
+# The seam: an observer of every array computation (tl.jit is built on it)
+# --------------------------------------------------------------------------------------------------------------
 
 
-def _refuse_value_read(what: str) -> None:
-    """Called where Python reads a tensor's value: while tl.jit captures, that would be frozen into the replay."""
-    if _tape is not None:
-        raise RuntimeError(
-            f"jit: {what} reads a tensor's value while the function is being captured, and a replay does not run "
-            "that Python code again. Move it out of the jitted function (return the tensor and read it there)."
-        )
+class Observer:
+    """What the engine reports, in order, to the observer installed in the current thread by :func:`observing`.
+
+    Each method is called right after the engine did the computation it names, with the objects involved, so
+    that an observer can write the step down as a program (``tl.jit``) without the engine knowing why. Arrays
+    are identified by object: a gradient passed to one report is the same object as the one a later report
+    receives. The defaults do nothing, except for the two refusals, which an observer may turn into errors.
+    """
+
+    def forward(self, ctx: Function, args: tuple, kwargs: dict, result: Tensor) -> None:
+        """``ctx.forward`` ran on the arrays of ``args`` (Tensors, or other values as given) and made ``result``."""
+
+    def backward(self, node: Function, grad: Any, returned: Any) -> None:
+        """``node.backward(node, grad)`` returned ``returned`` (a tuple, or one gradient for one input)."""
+
+    def unbroadcast(self, grad: Any, result: Any, shape: tuple, dtype: np.dtype) -> None:
+        """``_unbroadcast(grad, shape, dtype)`` gave ``result``."""
+
+    def add(self, a: Any, b: Any, total: Any) -> None:
+        """Two gradients of one tensor were added: ``total = a + b``."""
+
+    def store(self, tensor: Tensor, grad: Any, copy: bool, added: bool) -> None:
+        """``grad`` went into ``tensor.grad``: added to the one there, or stored (a copy of it if ``copy``)."""
+
+    def zero_grad(self, tensors: list, set_to_none: bool) -> None:
+        """:func:`zero_grad` is about to clear the gradients of ``tensors``."""
+
+    def update(self, optimizer: Any) -> None:
+        """:func:`run_update` is about to update ``optimizer``'s parameters in place."""
+
+    def value_read(self, what: str) -> None:
+        """Python is reading a tensor's value (``item()``, ``numpy()``, ...), e.g. to decide a branch."""
+
+    def unsupported(self, what: str) -> None:
+        """A computation the reports above cannot describe is about to run (``tl.grad``, ``create_graph``)."""
+
+
+class _Seam(threading.local):
+    observer: Observer | None = None  # per thread: another thread's eager work is not reported
+
+
+_seam = _Seam()
+
+
+@contextlib.contextmanager
+def observing(observer: Observer) -> Iterable[None]:
+    """Report every array computation of the current thread to ``observer`` inside the ``with`` block."""
+    previous, _seam.observer = _seam.observer, observer
+    try:
+        yield
+    finally:
+        _seam.observer = previous
+
+
+def current_observer() -> Observer | None:
+    """The observer installed in this thread, if any."""
+    return _seam.observer
+
+
+def read_value(what: str) -> None:
+    """Called where Python reads a tensor's value (``item()``, ``numpy()``, ...): tells the observer."""
+    observer = _seam.observer
+    if observer is not None:
+        observer.value_read(what)
+
+
+def run_update(optimizer: Any) -> None:
+    """Run ``optimizer._update()`` (the in-place update of its parameters' arrays), reported to the observer."""
+    observer = _seam.observer
+    if observer is not None:
+        observer.update(optimizer)
+    optimizer._update()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -281,8 +355,9 @@ def _receive(arrivals: Iterable[tuple[Tensor | None, Any]], pending: dict[int, A
         data = tensor.data
         if grad.shape != data.shape or grad.dtype != data.dtype:  # numpy broadcast or promoted this input
             unbroadcast_grad = _unbroadcast(grad, data.shape, data.dtype, xp)
-            if _tape is not None:
-                _tape.unbroadcast(grad, unbroadcast_grad, data.shape, data.dtype)
+            observer = _seam.observer
+            if observer is not None:
+                observer.unbroadcast(grad, unbroadcast_grad, data.shape, data.dtype)
             grad = unbroadcast_grad
         key = id(tensor)
         previous = pending.get(key)
@@ -294,8 +369,9 @@ def _receive(arrivals: Iterable[tuple[Tensor | None, Any]], pending: dict[int, A
                 heappush(heap, (-tensor._node.seq, key, tensor))
         else:  # another path reached this tensor already: add up
             pending[key] = total = previous + grad
-            if _tape is not None:
-                _tape.add(previous, grad, total)
+            observer = _seam.observer
+            if observer is not None:
+                observer.add(previous, grad, total)
 
 
 def _unbroadcast(grad: Any, shape: tuple, dtype: np.dtype, xp: Any) -> Any:
@@ -318,10 +394,11 @@ def _run_node(node: Function, output: Tensor, grad: Any, create_graph: bool) -> 
         input_grads = _backward_on_tensors(node, output, grad)
     else:  # the plain backward() pass: the formula on numpy arrays
         input_grads = node.backward(node, grad)
+        observer = _seam.observer
+        if observer is not None:
+            observer.backward(node, grad, input_grads)
     if type(input_grads) is not tuple:  # a node with one input may return its gradient alone
         input_grads = (input_grads,)
-    if _tape is not None:
-        _tape.backward(node, grad, input_grads)
     return input_grads
 
 
@@ -363,16 +440,18 @@ def _accumulate(tensor: Tensor, grad: Any, create_graph: bool, stored_arrays: se
         stored = np.array(grad) if copy else grad  # a copy (and an array, where numpy gave a 0-d scalar)
         stored_arrays.add(id(stored))
         tensor.grad = Tensor._make(stored)
-    if _tape is not None:
-        _tape.store(tensor, grad, copy, added)
+    observer = _seam.observer
+    if observer is not None:
+        observer.store(tensor, grad, copy, added)
 
 
 def zero_grad(tensors: Iterable[Tensor], set_to_none: bool = True) -> None:
     """Clear the gradients of ``tensors``: set them to ``None``, or to zeros (in place when the gradient is a plain
     writeable array, as in PyTorch). ``Module.zero_grad`` and ``Optimizer.zero_grad`` both come here."""
     tensors = list(tensors)
-    if _tape is not None:  # tl.jit is capturing: a replay must clear the gradients too
-        _tape.call(lambda: zero_grad(tensors, set_to_none))
+    observer = _seam.observer
+    if observer is not None:
+        observer.zero_grad(tensors, set_to_none)
     for tensor in tensors:
         grad = tensor.grad
         if grad is None:
@@ -420,8 +499,11 @@ def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False, c
             f"backward: tensor of shape {tensor.shape} does not require grad and has no grad_fn; "
             "create the inputs with requires_grad=True"
         )
-    if create_graph and _tape is not None:
-        raise RuntimeError("jit: backward(create_graph=True) inside a jitted function is not supported")
+    observer = _seam.observer
+    if observer is not None and create_graph:
+        observer.unsupported("backward(create_graph=True)")
+    if observer is not None and isinstance(gradient, Tensor):  # its array would be copied outside the reports
+        observer.unsupported("backward(gradient=<a Tensor>)")
     root_grad = _as_root_grad(tensor, gradient, create_graph, "backward")
     run_backward([tensor], [root_grad], retain_graph or create_graph, create_graph)
 
@@ -436,8 +518,8 @@ def grad(
 ) -> tuple[Tensor | None, ...]:
     """The gradients of ``outputs`` with respect to ``inputs``, returned instead of accumulated into ``.grad``,
     like ``torch.autograd.grad``. With ``create_graph=True`` the results are differentiable."""
-    if _tape is not None:
-        raise RuntimeError("jit: tl.grad inside a jitted function is not supported; use loss.backward()")
+    if _seam.observer is not None:
+        _seam.observer.unsupported("tl.grad (use loss.backward())")
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor) or isinstance(grad_outputs, np.ndarray):

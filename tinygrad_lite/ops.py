@@ -758,7 +758,7 @@ class Cat(Function):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Operations without a gradient. They are Functions all the same, so that tl.jit records them with the rest.
+# Operations without a gradient. They are Functions all the same: every array computation is one (engine.py).
 # --------------------------------------------------------------------------------------------------------------
 
 

@@ -69,11 +69,7 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        if engine._tape is not None:  # tl.jit is capturing: replays must update the parameters too
-            if closure is not None:
-                raise RuntimeError("jit: optimizer.step(closure) inside a jitted function is not supported")
-            engine._tape.call(self._update)
-        self._update()
+        engine.run_update(self)
         return loss
 
     def _update(self) -> None:
