@@ -5,6 +5,7 @@ The engine (recording, topological order, backward) is ``engine.py``; every prim
 """
 
 from . import engine  # noqa: I001 - imported first: it closes the engine <-> tensor import cycle
+from .errors import AxisError, ShapeError, silence_numpy_warnings
 from .engine import Function, enable_grad, grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tensor import (
@@ -15,10 +16,12 @@ from . import nn, optim
 from .jit import jit
 from .serialization import load, save
 
+silence_numpy_warnings()
+
 __version__ = "0.1.0"
 
 __all__ = [
-    "Function", "GradcheckError", "Tensor", "arange", "bool_", "cat", "enable_grad", "engine", "eye", "float32",
+    "AxisError", "ShapeError", "Function", "GradcheckError", "Tensor", "arange", "bool_", "cat", "enable_grad", "engine", "eye", "float32",
     "float64", "full", "get_default_dtype", "grad", "gradcheck", "gradgradcheck", "int64", "is_grad_enabled",
     "jit", "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim", "rand", "randn", "save",
     "set_default_dtype", "stack", "tensor", "uniform", "where", "zeros", "zeros_like",
