@@ -1,0 +1,327 @@
+"""tl.jit never returns a silently wrong result: each case below once did, and now behaves as eager or raises."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+import tinygrad_lite as tl
+from tinygrad_lite import Tensor, nn, optim
+from tinygrad_lite.nn import functional as F
+
+
+def _linears(n: int = 2, dtype: type = np.float64) -> list[nn.Linear]:
+    """``n`` copies of the same Linear(3, 1): one per system compared."""
+    models = []
+    for _ in range(n):
+        tl.manual_seed(0)
+        models.append(nn.Linear(3, 1, dtype=dtype))
+    return models
+
+
+def _same_params(a: nn.Module, b: nn.Module) -> None:
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        assert np.array_equal(p.data, q.data), name
+        assert (p.grad is None) == (q.grad is None), name
+        if p.grad is not None:
+            assert np.array_equal(p.grad.data, q.grad.data), f"{name}.grad"
+
+
+X = Tensor(np.arange(6.0).reshape(2, 3))
+
+
+def test_gradients_accumulate_across_calls_without_zero_grad():
+    eager_model, jit_model = _linears()
+
+    def step(model, x):
+        loss = model(x).sum()
+        loss.backward()
+        return loss
+
+    jitted = tl.jit(lambda x: step(jit_model, x))
+    for _ in range(3):
+        step(eager_model, X)
+        jitted(X)
+    _same_params(eager_model, jit_model)
+    assert np.array_equal(jit_model.bias.grad.data, [6.0])  # 2 rows × 3 calls, not the last call's 2
+
+
+def test_the_gradient_of_an_input_goes_to_that_input():
+    w = Tensor(np.array([1.0, 2.0, 3.0]))
+    x1, x2 = Tensor(np.ones(3), requires_grad=True), Tensor(np.full(3, 2.0), requires_grad=True)
+
+    def step(x):
+        loss = (x * w).sum()
+        loss.backward()
+        return loss
+
+    jitted = tl.jit(step)
+    jitted(x1)
+    jitted(x2)
+    assert np.array_equal(x1.grad.data, [1.0, 2.0, 3.0])
+    assert np.array_equal(x2.grad.data, [1.0, 2.0, 3.0])
+
+
+def test_a_parameter_replaced_after_capture_is_used():
+    eager_model, jit_model = _linears()
+
+    def step(model, x):
+        model.zero_grad()
+        loss = (model(x) ** 2).sum()
+        loss.backward()
+        return loss
+
+    jitted = tl.jit(lambda x: step(jit_model, x))
+    jitted(X), jitted(X)
+    new = np.array([[0.5, -1.0, 2.0]])
+    eager_model.weight = nn.Parameter(Tensor(new))
+    jit_model.weight = nn.Parameter(Tensor(new))
+    assert step(eager_model, X).data == jitted(X).data
+    _same_params(eager_model, jit_model)
+
+
+class _Doubling(nn.Module):
+    """Doubles its input in training mode only: behaviour that follows the training flag."""
+
+    def forward(self, x):
+        return x * 2.0 if self.training else x
+
+
+def test_the_training_flag_is_a_guard():
+    eager_model, jit_model = (nn.Sequential(m, _Doubling()) for m in _linears())
+
+    def step(model, x):
+        return model(x).sum()
+
+    jitted = tl.jit(lambda x: step(jit_model, x))
+    for training in (True, False, True):
+        eager_model.train(training), jit_model.train(training)
+        assert step(eager_model, X).data == jitted(X).data
+    assert len(jitted.captures) == 2
+
+
+def test_dropout_in_training_mode_is_refused_and_in_evaluation_mode_replays():
+    tl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4, dtype=np.float64), nn.Dropout(0.5))
+    jitted = tl.jit(lambda x: model(x).sum())
+    with pytest.raises(RuntimeError, match=r"made inside it.*Dropout in training mode"):
+        jitted(X)
+    model.eval()
+    assert jitted(X).data == model(X).sum().data
+    assert jitted(X).data == model(X).sum().data
+    model.train()
+    with pytest.raises(RuntimeError, match="made inside"):
+        jitted(X)
+
+
+@pytest.mark.parametrize("read", ["numpy", "item", "float", "bool", "tolist", "asarray"])
+def test_reading_a_value_during_capture_names_the_read(read):
+    def step(x):
+        s = x.sum()
+        value = {"numpy": lambda: s.numpy(), "item": s.item, "float": lambda: float(s), "bool": lambda: bool(s),
+                 "tolist": s.tolist, "asarray": lambda: np.asarray(s)}[read]()
+        return s * 2.0 if value > 0 else s
+
+    expected = {"numpy": "numpy()", "item": "item()", "float": "item()", "bool": "bool()", "tolist": "tolist()",
+                "asarray": "np.asarray()"}[read]
+    with pytest.raises(RuntimeError, match=rf"jit: {expected.replace('(', '[(]').replace(')', '[)]')} reads"):
+        tl.jit(step)(X)
+
+
+def test_constants_of_different_types_are_different_captures():
+    def scale(x, c):
+        return x * c
+
+    jitted = tl.jit(scale)
+    ints = Tensor(np.arange(3))
+    for c in (2, 2.0, 2, 2.0, True):
+        eager, jit_result = scale(ints, c), jitted(ints, c)
+        assert jit_result.dtype == eager.dtype
+        assert np.array_equal(jit_result.data, eager.data)
+    assert len(jitted.captures) == 3
+    assert tl.jit(scale)(Tensor([1.0]), -0.0).data.tobytes() == scale(Tensor([1.0]), -0.0).data.tobytes()
+
+
+def test_set_to_none_after_a_capture_made_with_gradients_present():
+    eager_model, jit_model = _linears()
+    for m in (eager_model, jit_model):
+        m(X).sum().backward()  # gradients exist when the capture is made
+
+    def step(model, x):
+        loss = model(x).sum()
+        loss.backward()
+        return loss
+
+    jitted = tl.jit(lambda x: step(jit_model, x))
+    for set_to_none in (False, True, True, False):
+        step(eager_model, X), jitted(X)
+        eager_model.zero_grad(set_to_none=set_to_none), jit_model.zero_grad(set_to_none=set_to_none)
+        step(eager_model, X), jitted(X)
+        _same_params(eager_model, jit_model)
+
+
+def test_a_layer_frozen_after_capture():
+    def make():
+        tl.manual_seed(0)
+        return nn.Sequential(nn.Linear(3, 2, dtype=np.float64), nn.Tanh(), nn.Linear(2, 1, dtype=np.float64))
+
+    eager_model, jit_model = make(), make()
+    opts = [optim.SGD(m.parameters(), lr=0.1, momentum=0.9) for m in (eager_model, jit_model)]
+
+    def step(model, opt, x):
+        opt.zero_grad()
+        loss = model(x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    jitted = tl.jit(lambda x: step(jit_model, opts[1], x))
+    for i in range(4):
+        if i == 2:
+            eager_model[0].requires_grad_(False), jit_model[0].requires_grad_(False)
+        assert step(eager_model, opts[0], X).data == jitted(X).data
+        _same_params(eager_model, jit_model)
+
+
+def test_keyword_arguments():
+    def f(x, scale=1.0):
+        return x * scale
+
+    jitted = tl.jit(f)
+    for _ in range(2):
+        assert np.array_equal(jitted(x=X, scale=3.0).data, f(X, 3.0).data)
+        assert np.array_equal(jitted(X, scale=3.0).data, f(X, 3.0).data)
+        assert np.array_equal(jitted(X).data, f(X).data)
+
+
+def test_another_threads_eager_work_is_not_captured():
+    w = Tensor(np.ones(3))
+
+    def other_thread():
+        for _ in range(50):
+            (Tensor(np.ones(3)).exp() * 2.0).sum()
+
+    def step(x):
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()  # its eager work runs while this call is being captured
+        return (x * w).sum()
+
+    jitted = tl.jit(step)
+    jitted(X)
+    assert "Exp" not in jitted.source
+    assert np.array_equal(jitted(Tensor(np.ones((2, 3)))).data, 6.0)
+
+
+def test_the_cache_is_bounded_and_warns_when_it_captures_on_most_calls():
+    w = Tensor(np.ones(3))
+    jitted = tl.jit(lambda x, lr: (x * w).sum() * lr)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(200):
+            assert jitted(X, 0.01 * i).data == (X * w).sum().data * (0.01 * i)
+    assert len(jitted.captures) == 8
+    assert sum("captured again on" in str(w.message) for w in caught) == 1
+    assert len(tl.jit(lambda x: x * 2.0, max_captures=2).__call__(X).shape) == 2
+    with pytest.raises(ValueError, match="max_captures"):
+        tl.jit(lambda x: x, max_captures=0)
+
+
+def test_the_learning_rate_set_on_the_optimizer_needs_no_new_capture():
+    eager_model, jit_model = _linears()
+    opts = [optim.Adam(m.parameters(), lr=0.1) for m in (eager_model, jit_model)]
+
+    def step(model, opt, x):
+        opt.zero_grad()
+        loss = (model(x) ** 2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    jitted = tl.jit(lambda x: step(jit_model, opts[1], x))
+    for i in range(6):
+        for opt in opts:
+            opt.lr = 0.1 / (i + 1)
+        assert step(eager_model, opts[0], X).data == jitted(X).data
+    _same_params(eager_model, jit_model)
+    assert len(jitted.captures) == 1
+
+
+def test_grad_mode_is_a_guard():
+    w = Tensor(np.ones(3), requires_grad=True)
+    jitted = tl.jit(lambda x: (x * w).sum())
+    with tl.no_grad():
+        jitted(X)
+    assert len(jitted.captures) == 1
+    jitted(X)
+    assert len(jitted.captures) == 2
+
+
+def test_unsupported_inside_a_capture():
+    w = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"jit: tl.grad"):
+        tl.jit(lambda x: tl.grad((x * w).sum(), w)[0])(X)
+    with pytest.raises(RuntimeError, match=r"create_graph"):
+        tl.jit(lambda x: (x * w).sum().backward(create_graph=True) or x)(X)
+    with pytest.raises(TypeError, match="Tensor inside a container"):
+        tl.jit(lambda xs: xs[0])((X, X))
+
+
+def test_the_same_tensor_twice_and_two_tensors_are_different_captures():
+    jitted = tl.jit(lambda a, b: a * b)
+    other = Tensor(np.ones((2, 3)))
+    assert np.array_equal(jitted(X, X).data, (X * X).data)
+    assert np.array_equal(jitted(X, other).data, X.data)
+    assert len(jitted.captures) == 2
+
+
+def test_a_custom_function_appears_as_one_call():
+    class Cube(tl.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * x**2 * g
+
+    w = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+
+    def step(x):
+        loss = Cube.apply(x * w).sum()
+        loss.backward()
+        return loss
+
+    jitted = tl.jit(step)
+    for scale in (1.0, 2.0):
+        w.grad = None
+        jitted(X * scale)
+        expected = (3 * (X.data * scale * w.data) ** 2 * X.data * scale).sum(axis=0)
+        assert np.array_equal(w.grad.data, expected)
+    assert "Cube.forward(" in jitted.source and "Cube.backward(" in jitted.source
+
+
+def test_losses_and_cross_entropy_match_eager_with_the_optimizer_state():
+    eager_model, jit_model = _linears()
+    opts = [optim.SGD(m.parameters(), lr=0.1, momentum=0.9, nesterov=True) for m in (eager_model, jit_model)]
+    y = Tensor(np.array([0, 0]))
+
+    def step(model, opt, x):
+        opt.zero_grad()
+        out = model(x)
+        loss = F.cross_entropy(tl.cat([out, out * 0.5], axis=1), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    jitted = tl.jit(lambda x: step(jit_model, opts[1], x))
+    for _ in range(4):
+        assert step(eager_model, opts[0], X).data == jitted(X).data
+    _same_params(eager_model, jit_model)
+    for a, b in zip(opts[0].momentum_buffers, opts[1].momentum_buffers):
+        assert np.array_equal(a, b)
