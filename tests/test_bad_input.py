@@ -231,3 +231,44 @@ def test_numpy_code_outside_the_package_still_warns():
     tl.errors.silence_numpy_warnings()
     with pytest.warns(RuntimeWarning, match="overflow"):
         np.exp(np.array([1e4]))
+
+
+# ---- numpy interop: operators work, numpy functions say what to write ------------------------------------------
+
+
+def test_operators_between_an_array_and_a_tensor_stay_in_the_graph():
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    a = np.array([3.0, 4.0])
+    for out, expected in [(a * t, [3.0, 8.0]), (a - t, [2.0, 2.0]), (a / t, [3.0, 2.0]), (a ** t, [3.0, 16.0]),
+                          (a + t, [4.0, 6.0]), (a @ t, 11.0)]:
+        assert isinstance(out, Tensor) and out.requires_grad
+        np.testing.assert_allclose(out.data, expected)
+    assert (a < t).tolist() == [False, False] and (a > t).tolist() == [True, True]
+    assert (a == t).tolist() == [False, False]
+
+
+@pytest.mark.parametrize(("call", "hint"), [
+    (lambda t: np.exp(t), r"np.exp does not take a Tensor: write t.exp\(...\)"),
+    (lambda t: np.sum(t), r"np.sum does not take a Tensor: write t.sum\(...\)"),
+    (lambda t: np.mean(t, axis=0), r"t.mean\(...\)"),
+    (lambda t: np.concatenate([t, t]), r"tl.cat\(...\)"),
+    (lambda t: np.add.reduce(t), r"np.add.reduce does not take a Tensor"),
+    (lambda t: np.arctan(t), r"np.arctan\(t.numpy\(\)\)"),
+])
+def test_numpy_functions_of_a_tensor_say_what_to_write(call, hint):
+    with pytest.raises(TypeError, match=hint):
+        call(Tensor([1.0, 2.0], requires_grad=True))
+
+
+def test_an_in_place_numpy_update_with_a_tensor_says_to_use_the_arrays():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    with pytest.raises(TypeError, match=r"w.data -= lr \* w.grad.data"):
+        w.data -= 0.1 * w.grad
+    w.data -= 0.1 * w.grad.data
+    np.testing.assert_allclose(w.data, [0.8, 1.6])
+
+
+def test_arrays_are_still_made_from_tensors():
+    t = Tensor([1.0, 2.0])
+    assert np.asarray(t) is t.data and np.array(t).tolist() == [1.0, 2.0]

@@ -232,7 +232,25 @@ class Tensor:
     (``grad_fn``) of the operation that produced it."""
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "__weakref__")
-    __array_ufunc__ = None  # `ndarray * Tensor` defers to Tensor.__rmul__ instead of making an object array
+
+    # ---- numpy interop: operators work, numpy functions are refused with what to write instead --------------
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """``ndarray + Tensor`` arrives here as ``np.add(ndarray, Tensor)``: it runs the Tensor operator, so the
+        result stays in the graph. Every other ufunc of a Tensor (``np.exp(t)``, ``a -= t``) is refused: numpy
+        would compute on the bare array and silently leave the graph."""
+        names = _OPERATOR_UFUNCS.get(ufunc)
+        if names is not None and method == "__call__" and not kwargs and len(inputs) == 2:
+            a, b = inputs
+            return getattr(a, names[0])(b) if isinstance(a, Tensor) else getattr(b, names[1])(a)
+        if "out" in kwargs:
+            raise TypeError(f"np.{ufunc.__name__}: numpy cannot write a Tensor's result into an array; compute "
+                            "on the arrays (w.data -= lr * w.grad.data) or with Tensor operators")
+        raise TypeError(_numpy_refusal(f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")))
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """``np.sum(t)``, ``np.concatenate([t])``, ...: refused, as numpy functions would leave the graph."""
+        raise TypeError(_numpy_refusal(f"np.{func.__name__}"))
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data: np.ndarray = _to_array(data, dtype)
@@ -736,6 +754,27 @@ def _true_division(x: Any, y: Any) -> tuple[Any, Any]:
     return x, y
 
 
+# The ufuncs numpy calls for ``ndarray <op> Tensor``: the Tensor method, and the reflected one for a Tensor on
+# the right
+_OPERATOR_UFUNCS = {
+    np.add: ("__add__", "__radd__"), np.subtract: ("__sub__", "__rsub__"),
+    np.multiply: ("__mul__", "__rmul__"), np.true_divide: ("__truediv__", "__rtruediv__"),
+    np.power: ("__pow__", "__rpow__"), np.matmul: ("__matmul__", "__rmatmul__"),
+    np.less: ("__lt__", "__gt__"), np.less_equal: ("__le__", "__ge__"), np.greater: ("__gt__", "__lt__"),
+    np.greater_equal: ("__ge__", "__le__"), np.equal: ("__eq__", "__eq__"), np.not_equal: ("__ne__", "__ne__"),
+}
+
+
+def _numpy_refusal(function: str) -> str:
+    """What to write instead of a numpy function of a Tensor: the Tensor's own operation, or the array."""
+    name = function.removeprefix("np.")
+    ours = {"concatenate": "tl.cat", "stack": "tl.stack", "where": "tl.where", "clip": "t.clip"}.get(name)
+    ours = ours or (f"t.{name}" if hasattr(Tensor, name) else None)
+    instead = f"write {ours}(...)" if ours else "use Tensor operations"
+    return (f"{function} does not take a Tensor: {instead} to stay in the graph, or {function}(t.numpy()) for a "
+            "plain array (t.grad.numpy() for a gradient)")
+
+
 def _floating(x: Tensor) -> Tensor:
     """``x`` itself if it holds floats, else ``x`` in the default float dtype: PyTorch's exp, log, ... of an
     integer or bool tensor are float32, where numpy's would be float16 (uint8, bool) or float64 (int64)."""
@@ -828,7 +867,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
 def where(cond: Any, x: Any, y: Any) -> Tensor:
     """Elementwise ``x`` where ``cond`` is true, else ``y``; the gradient flows to the chosen input only."""
-    cond = cond if isinstance(cond, Tensor) else np.asarray(cond)  # a Tensor stays one: see engine's rule
+    cond = cond if isinstance(cond, Tensor) else np.asarray(cond)  # a Tensor stays one, so tl.jit records it
     if cond.dtype != np.bool_:
         raise TypeError(f"where: the condition must be boolean; got dtype {cond.dtype}")
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
