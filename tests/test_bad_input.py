@@ -272,3 +272,56 @@ def test_an_in_place_numpy_update_with_a_tensor_says_to_use_the_arrays():
 def test_arrays_are_still_made_from_tensors():
     t = Tensor([1.0, 2.0])
     assert np.asarray(t) is t.data and np.array(t).tolist() == [1.0, 2.0]
+
+
+# ---- PyTorch's and numpy's names -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "var", "std", "max", "min", "logsumexp", "argmax", "argmin"])
+def test_dim_and_keepdims_are_aliases_of_axis_and_keepdim(op):
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    expected = getattr(x, op)(axis=1, keepdim=True)
+    for kwargs in ({"dim": 1, "keepdim": True}, {"axis": 1, "keepdims": True}, {"dim": 1, "keepdims": True}):
+        out = getattr(x, op)(**kwargs)
+        assert out.shape == (2, 1)
+        np.testing.assert_array_equal(out.data, expected.data)
+    with pytest.raises(TypeError, match=f"{op}: got both axis= and its alias dim="):
+        getattr(x, op)(axis=1, dim=1)
+
+
+def test_aliases_in_functions_and_shape_methods():
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    assert tl.cat([x, x], dim=1).shape == (2, 6) and tl.stack([x, x], dim=2).shape == (2, 3, 2)
+    assert F.softmax(x, dim=0).shape == (2, 3) and F.log_softmax(x, dim=0).shape == (2, 3)
+    np.testing.assert_array_equal(x.softmax(dim=0).data, x.softmax(0).data)
+    assert x.unsqueeze(dim=0).shape == (1, 2, 3) and x.unsqueeze(0).squeeze(dim=0).shape == (2, 3)
+
+
+def test_common_pytorch_methods():
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert x.view(3, 2).shape == (3, 2) and x.view(-1).shape == (6,)
+    assert x.size() == (2, 3) and x.size(-1) == 3 and x.size(dim=0) == 2 and x.dim() == 2
+    with pytest.raises(AxisError, match="size"):
+        x.size(2)
+    assert x.t().shape == (3, 2) and Tensor([1.0, 2.0]).t().shape == (2,)
+    with pytest.raises(ShapeError, match=r"t: .*\(1, 2, 3\)"):
+        Tensor.zeros(1, 2, 3).t()
+    np.testing.assert_array_equal(x.clamp(1, 3).data, x.clip(1, 3).data)
+    assert x.clamp(max=2).data.max() == 2
+    assert x.to(tl.float32).dtype == tl.float32 and x.to(tl.float64) is x
+    x.to(tl.float32).sum().backward()
+    assert x.grad.dtype == tl.float64
+
+
+def test_module_double_and_float():
+    model = tl.nn.Sequential(tl.nn.Linear(2, 3), tl.nn.Sigmoid(), tl.nn.Linear(3, 1))
+    assert model.double() is model
+    assert all(p.dtype == tl.float64 for p in model.parameters())
+    out = model(Tensor([[1.0, 2.0]], dtype=tl.float64))
+    assert out.dtype == tl.float64
+    out.sum().backward()
+    model.float()
+    assert all(p.dtype == tl.float32 and p.grad.dtype == tl.float32 for p in model.parameters())
+    assert model(Tensor([[1.0, 2.0]])).dtype == tl.float32
+    with pytest.raises(TypeError, match="floating-point"):
+        model.to(tl.int64)

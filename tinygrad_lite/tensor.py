@@ -7,8 +7,9 @@ recording and the backward pass.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -220,6 +221,25 @@ def _check_mask(mask: np.ndarray, first: int, shape: tuple) -> None:
                          f"of the axes it indexes in a tensor of shape {shape}")
 
 
+_ALIASES = {"dim": "axis", "keepdims": "keepdim"}  # PyTorch's dim and numpy's keepdims, for our names
+
+
+def _pytorch_names(function: Callable) -> Callable:
+    """Accept ``dim=`` for ``axis=`` and ``keepdims=`` for ``keepdim=``. Only calls that pass keywords pay
+    for the renaming."""
+
+    @functools.wraps(function)
+    def accepting_aliases(*args: Any, **kwargs: Any) -> Any:
+        for alias in _ALIASES.keys() & kwargs.keys():
+            name = _ALIASES[alias]
+            if name in kwargs:
+                raise TypeError(f"{function.__name__}: got both {name}= and its alias {alias}=")
+            kwargs[name] = kwargs.pop(alias)
+        return function(*args, **kwargs)
+
+    return accepting_aliases
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Tensor
 # --------------------------------------------------------------------------------------------------------------
@@ -280,6 +300,15 @@ class Tensor:
 
     @property
     def ndim(self) -> int:
+        return self.data.ndim
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """PyTorch's ``size()``: the shape, or the length of axis ``dim`` (not numpy's ``size``, the element
+        count, which is :meth:`numel`)."""
+        return self.data.shape if dim is None else self.data.shape[_axis(dim, self.ndim, "size", self.shape)]
+
+    def dim(self) -> int:
+        """PyTorch's name for :attr:`ndim`."""
         return self.data.ndim
 
     @property
@@ -362,6 +391,10 @@ class Tensor:
         if dtype == self.data.dtype:
             return self
         return Cast.apply(self, dtype) if dtype.kind == "f" else Tensor._make(self.data.astype(dtype))
+
+    def to(self, dtype: Any) -> Tensor:
+        """PyTorch's spelling of :meth:`astype` (dtypes only: there is one device)."""
+        return self.astype(dtype)
 
     def float(self) -> Tensor:
         return self.astype(float32)
@@ -514,6 +547,8 @@ class Tensor:
             raise ValueError("clip: at least one of min and max must be given")
         return Clip.apply(self, min, max)
 
+    clamp = clip  # PyTorch's name
+
     def maximum(self, other: Any) -> Tensor:
         return Maximum.apply(*_promote_operands(self, other))
 
@@ -522,50 +557,61 @@ class Tensor:
 
     # ---- reductions -----------------------------------------------------------------------------------------
 
+    @_pytorch_names
     def sum(self, axis: Any = None, keepdim: bool = False) -> Tensor:
         return Sum.apply(self, _axes(axis, self.shape, "sum"), keepdim)
 
+    @_pytorch_names
     def mean(self, axis: Any = None, keepdim: bool = False) -> Tensor:
         axes = _axes(axis, self.shape, "mean")
         count = _reduced_count(self.shape, axes)
         return self.sum(axes, keepdim) / count if count else self.sum(axes, keepdim) * math.nan  # as in PyTorch
 
+    @_pytorch_names
     def var(self, axis: Any = None, keepdim: bool = False, correction: int = 1) -> Tensor:
         """Σ(x - mean)² / (N - correction): correction=1 is the unbiased sample variance, 0 the population's."""
         axes = _axes(axis, self.shape, "var")
         centred = self - self.mean(axes, keepdim=True)
         return (centred * centred).sum(axes, keepdim) / max(_reduced_count(self.shape, axes) - correction, 0)
 
+    @_pytorch_names
     def std(self, axis: Any = None, keepdim: bool = False, correction: int = 1) -> Tensor:
         return self.var(axis, keepdim, correction).sqrt()
 
+    @_pytorch_names
     def max(self, axis: Any = None, keepdim: bool = False) -> Tensor:
         """Largest value over ``axis``; the gradient is shared equally among tied maxima."""
         return Max.apply(self, _nonempty_axes(self, axis, "max"), keepdim)
 
+    @_pytorch_names
     def min(self, axis: Any = None, keepdim: bool = False) -> Tensor:
         """Smallest value over ``axis``; the gradient is shared equally among tied minima."""
         return Min.apply(self, _nonempty_axes(self, axis, "min"), keepdim)
 
+    @_pytorch_names
     def logsumexp(self, axis: Any, keepdim: bool = False) -> Tensor:
         """log Σ exp(x) over ``axis``, computed without overflow."""
         return LogSumExp.apply(_floating(self), _nonempty_axes(self, axis, "logsumexp"), keepdim)
 
+    @_pytorch_names
     def argmax(self, axis: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the largest value (of the flattened tensor when ``axis`` is None). No gradient."""
         axis = None if axis is None else _axis(axis, self.ndim, "argmax", self.shape)
         return ArgReduce.apply(self, np.argmax, axis, keepdim)
 
+    @_pytorch_names
     def argmin(self, axis: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the smallest value (of the flattened tensor when ``axis`` is None). No gradient."""
         axis = None if axis is None else _axis(axis, self.ndim, "argmin", self.shape)
         return ArgReduce.apply(self, np.argmin, axis, keepdim)
 
+    @_pytorch_names
     def softmax(self, axis: int = -1) -> Tensor:
         if self.ndim == 0:  # as in PyTorch, axis 0 / -1 of a 0-d tensor is the tensor itself
             return self.reshape(1).softmax(_axis(axis, 1, "softmax", self.shape)).reshape(())
         return Softmax.apply(_floating(self), _axis(axis, self.ndim, "softmax", self.shape))
 
+    @_pytorch_names
     def log_softmax(self, axis: int = -1) -> Tensor:
         if self.ndim == 0:
             return self.reshape(1).log_softmax(_axis(axis, 1, "log_softmax", self.shape)).reshape(())
@@ -604,6 +650,15 @@ class Tensor:
         """The same elements in a new shape (ints or a tuple; one -1 is inferred)."""
         return Reshape.apply(self, _shape_arg(shape))
 
+    view = reshape  # PyTorch's name (every tensor here is contiguous, so view and reshape agree)
+
+    def t(self) -> Tensor:
+        """The transpose of a tensor with at most 2 dimensions, as PyTorch's ``t()``."""
+        if self.ndim > 2:
+            raise ShapeError(f"t: expects a tensor with at most 2 dimensions; got shape {self.shape} "
+                             "(use transpose(dim0, dim1) or permute)")
+        return self.T
+
     def permute(self, *dims: Any) -> Tensor:
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
@@ -627,11 +682,13 @@ class Tensor:
         shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(shape))
         return Expand.apply(self, shape)
 
+    @_pytorch_names
     def squeeze(self, axis: Any = None) -> Tensor:
         """Drop axes of size 1 (all of them, or those in ``axis`` that have size 1, as in PyTorch)."""
         axes = _axes(axis, self.shape, "squeeze")
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1)))
 
+    @_pytorch_names
     def unsqueeze(self, axis: int) -> Tensor:
         """Insert an axis of size 1 at position ``axis`` (-1 appends)."""
         axis = _axis(axis, self.ndim + 1, "unsqueeze", self.shape)
@@ -835,6 +892,7 @@ def _promote_tensors(tensors: Sequence[Tensor]) -> list[Tensor]:
     return [t.astype(dtype) for t in tensors]
 
 
+@_pytorch_names
 def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis; all other axes must match."""
     tensors = [_as_tensor(t) for t in tensors]
@@ -853,6 +911,7 @@ def cat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return Cat.apply(*_promote_tensors(tensors), axis=axis)
 
 
+@_pytorch_names
 def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis."""
     tensors = [_as_tensor(t) for t in tensors]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..tensor import Tensor, _as_tensor, _promote_operands, get_rng, where
+from ..tensor import Tensor, _as_tensor, _promote_operands, _pytorch_names, get_rng, where
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "l1_loss",
@@ -172,10 +172,12 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     return x.leaky_relu(negative_slope)
 
 
+@_pytorch_names
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     return x.softmax(axis)
 
 
+@_pytorch_names
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return x.log_softmax(axis)
 

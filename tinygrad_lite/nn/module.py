@@ -188,6 +188,22 @@ class Module:
             param.requires_grad_(requires_grad)
         return self
 
+    def to(self, dtype: Any) -> Module:
+        """Convert every parameter (and its gradient) to the float ``dtype``, in place, as PyTorch's
+        ``module.to(dtype)``. Do it before making the optimizer: its state keeps the old dtype."""
+        dtype = _default_float_dtype(dtype)
+        for param in self.parameters():
+            param.data = param.data.astype(dtype, copy=False)
+            if param.grad is not None:
+                param.grad = Tensor._make(param.grad.data.astype(dtype, copy=False))
+        return self
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of all parameters: set them to ``None`` (default) or to zeros."""
         engine.zero_grad(self.parameters(), set_to_none)
