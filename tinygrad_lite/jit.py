@@ -30,6 +30,7 @@ import keyword
 import math
 import re
 import threading
+import types
 import warnings
 import weakref
 from collections.abc import Callable
@@ -131,6 +132,11 @@ def _reachable(fn: Callable, depth: int = 3) -> tuple[list, list, set]:
             visit(obj.func, level)
             for a in obj.args:
                 visit(a, level - 1)
+        elif isinstance(obj, dict) and level > 0:
+            for value in list(obj.values())[:64]:
+                visit(value, level - 1)
+        elif level > 0 and hasattr(obj, "__dict__") and not isinstance(obj, (type, types.ModuleType)):
+            visit(vars(obj), level)  # an object holding a model and its optimizer
 
     visit(fn, depth)
     for m in modules.values():
