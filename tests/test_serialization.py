@@ -234,3 +234,48 @@ def test_other_files_are_rejected(tmp_path):
 def test_load_accepts_file_like_paths_only():
     with pytest.raises(TypeError):
         tl.load(io.BytesIO(b"PK"))
+
+
+def test_keys_that_cannot_round_trip_are_refused_before_writing(tmp_path):
+    path = tmp_path / "model.npz"
+    with pytest.raises(ValueError, match=r"save: key 'a\\x00x' cannot be stored .*it would load as 'a'"):
+        tl.save({"a\0x": np.ones(1), "a\0y": np.zeros(1)}, path)
+    assert not path.exists() and os.listdir(tmp_path) == []
+
+
+def test_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    target, link = tmp_path / "real.npz", tmp_path / "link.npz"
+    tl.save({"old": np.ones(1)}, target)
+    link.symlink_to(target)
+    tl.save({"new": np.zeros(2)}, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert list(tl.load(target)) == ["new"]
+    assert sorted(os.listdir(tmp_path)) == ["link.npz", "real.npz"]
+
+
+def test_a_read_only_target_is_refused_exactly_when_open_refuses(tmp_path):
+    path = tmp_path / "model.npz"
+    tl.save({"a": np.ones(1)}, path)
+    path.chmod(0o444)
+    try:
+        try:
+            open(path, "ab").close()
+            writable = True  # e.g. as root, which may write any file
+        except PermissionError:
+            writable = False
+        if writable:
+            tl.save({"b": np.ones(1)}, path)
+            assert list(tl.load(path)) == ["b"]
+        else:
+            with pytest.raises(PermissionError, match=re.escape(str(path))):
+                tl.save({"b": np.ones(1)}, path)
+            assert list(tl.load(path)) == ["a"]
+    finally:
+        path.chmod(0o644)
+
+
+def test_a_missing_directory_is_named_with_the_target(tmp_path):
+    path = tmp_path / "missing" / "model.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        tl.save({"a": np.ones(1)}, path)
+    assert info.value.filename == str(path) and str(path) in str(info.value) and ".tmp" not in str(info.value)

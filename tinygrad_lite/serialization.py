@@ -27,6 +27,9 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members; an empty zip
 def _as_array(name: Any, value: Any) -> np.ndarray:
     if not isinstance(name, str):
         raise TypeError(f"save: keys must be strings; got {name!r}")
+    if zipfile.ZipInfo(name + ".npy").filename != name + ".npy":  # zip cuts names at NUL ("a\0x" -> "a")
+        raise ValueError(f"save: key {name!r} cannot be stored in a zip archive unchanged (it would load as "
+                         f"{zipfile.ZipInfo(name).filename!r})")
     array = np.asarray(value.data if isinstance(value, Tensor) else value)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"save: value {name!r} has dtype {array.dtype}; only numeric arrays can be saved "
@@ -39,15 +42,23 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike) -> None:
 
     The file is written to a temporary file next to ``path`` and then renamed over it, so ``path`` holds
     either the previous file or the complete new one, never a partial write. ``path`` is used as given
-    (no ``.npz`` suffix is appended).
+    (no ``.npz`` suffix is appended). A symbolic link is followed: its target is replaced, the link stays. A
+    file that ``open(path, "wb")`` could not write is refused with the same ``PermissionError``, and errors
+    name ``path``, never the temporary file.
     """
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"save: expected a mapping of names to arrays (e.g. model.state_dict()); "
                         f"got {type(state_dict).__name__}")
     arrays = {name: _as_array(name, value) for name, value in state_dict.items()}
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    target = os.path.realpath(path)  # through symbolic links: replacing the link itself would leave its target
+    directory = os.path.dirname(target)
+    try:
+        if os.path.exists(target):
+            open(target, "ab").close()  # the permission check open(path, "wb") makes, without truncating
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
+    except OSError as error:  # name the path the user gave, not our temporary file
+        raise type(error)(error.errno, f"save: {error.strerror}", path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             # np.savez writes exactly this (one stored .npy member per array); writing the members ourselves
@@ -58,8 +69,8 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike) -> None:
                         np.lib.format.write_array(member, array, allow_pickle=False)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
+        os.chmod(tmp, _file_mode(target))
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
