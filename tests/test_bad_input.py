@@ -1,6 +1,7 @@
 """Bad input as users write it, with numpy and PyTorch habits: each ends as PyTorch behaves (value, dtype,
 exception class) or as a clear error naming the operation, never as a silent conversion or a numpy warning."""
 
+import re
 import warnings
 
 import numpy as np
@@ -325,3 +326,29 @@ def test_module_double_and_float():
     assert model(Tensor([[1.0, 2.0]])).dtype == tl.float32
     with pytest.raises(TypeError, match="floating-point"):
         model.to(tl.int64)
+
+
+# ---- the command line -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["iris", "--hidden", "10000000000", "--steps", "1"], r"--hidden 10000000000 with --steps 1 over 1 run needs about"),
+    (["iris", "--steps", "10000000000000", "--variant", "all"], r"over 3 runs needs about [\d,.]+ GiB of memory"),
+])
+def test_iris_refuses_sizes_beyond_the_machines_memory_before_allocating(argv, message, capsys):
+    from tinygrad_lite.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and "this machine has" in err and "Traceback" not in err
+
+
+def test_iris_with_a_huge_learning_rate_prints_no_numpy_warning():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "tinygrad_lite", "iris", "--lr", "1e300", "--steps", "30",
+                             "--quiet", "--variant", "all"], capture_output=True, text=True)
+    assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr

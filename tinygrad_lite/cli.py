@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import shutil
 import sys
 import time
@@ -111,12 +112,41 @@ def plot_problem(path: str) -> str | None:
     return missing_extra("matplotlib", "examples", "--plot") or check_output_path(path, "plot")
 
 
+_ROWS = 150  # the Iris data set: no array of a run has more rows
+_ARRAYS_PER_HIDDEN_UNIT = 16  # rows × hidden arrays alive at once (activations, gradients, saved for backward)
+
+
+def _physical_memory() -> int | None:
+    """The machine's RAM in bytes, or None where the platform does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _memory_problem(args: argparse.Namespace, runs: int) -> str | None:
+    """Why ``--hidden`` and ``--steps`` cannot fit in this machine's memory, else ``None``: said before any
+    allocation, instead of a MemoryError traceback. Each of the ``runs`` keeps a float64 per step (its error
+    curve); one run at a time holds about 16 arrays of 150 rows × hidden units."""
+    needed = 8 * (args.steps * runs + _ARRAYS_PER_HIDDEN_UNIT * _ROWS * args.hidden)
+    memory = _physical_memory()
+    if memory is None or needed <= memory:
+        return None
+    return (f"--hidden {args.hidden} with --steps {args.steps} over {runs} run{'s' if runs > 1 else ''} needs "
+            f"about {needed / 2**30:,.1f} GiB of memory; this machine has {memory / 2**30:,.1f} GiB")
+
+
 def _problems_before_work(args: argparse.Namespace) -> list[str]:
     """What would make a command fail only after its work (100,000 training steps for ``iris``): a missing
-    extra or program, or a folder that does not exist."""
+    extra or program, a folder that does not exist, or more memory than the machine has."""
     plot = getattr(args, "plot", None)
     graph, option = (args.graph, "--graph") if args.command == "iris" else (args.output, "--output")
     problems = []
+    if args.command == "iris":
+        from .casestudy import VARIANTS
+
+        seeds = 1 if args.seeds is None else len(args.seeds)
+        problems.append(_memory_problem(args, seeds * (len(VARIANTS) if args.variant == "all" else 1)))
     if plot:
         problems.append(plot_problem(plot))
     if graph:
