@@ -159,7 +159,7 @@ class Function:
                 needs_grad.append(False)
         try:
             out = run_forward(ctx, arrays, kwargs)
-        except (ValueError, IndexError, TypeError) as error:
+        except (ValueError, IndexError, TypeError, OverflowError) as error:
             raise _naming_operation_and_shapes(error, cls, args) from None
         result = Tensor._make(out)
         observer = _seam.observer
@@ -204,6 +204,8 @@ def _naming_operation_and_shapes(error: Exception, cls: type, args: tuple) -> Ex
     # RuntimeError
     if isinstance(error, IndexError):
         return AxisError(message) if isinstance(error, ValueError) else IndexError(message)  # numpy's AxisError
+    if isinstance(error, OverflowError):  # a Python int beyond an integer dtype: uint8 tensor + 300
+        return OverflowError(message)
     return ShapeError(message) if isinstance(error, ValueError) else TypeError(message)
 
 

@@ -2,8 +2,8 @@
 
 Every loss takes ``reduction='mean' | 'sum' | 'none'`` and is differentiable in the target too wherever
 PyTorch's is (all of them except cross-entropy with class indices). Unlike PyTorch, a loss never broadcasts
-the target against the input: a ``(N,)`` target with a ``(N, 1)`` input is a ``ValueError``, because silently
-broadcasting it to ``(N, N)`` computes a different loss.
+the target against the input: a ``(N,)`` target with a ``(N, 1)`` input is a ``ShapeError`` (a ``ValueError``
+and a ``RuntimeError``), because silently broadcasting it to ``(N, N)`` computes a different loss.
 
 Numerical stability: cross-entropy is computed from ``log_softmax`` and BCE-with-logits from softplus, never
 from probabilities, so logits of any finite size give finite losses and gradients.
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..errors import ShapeError
 from ..tensor import Tensor, _as_tensor, _promote_operands, _pytorch_names, get_rng, where
 
 __all__ = [
@@ -48,7 +49,7 @@ def _float_input(x: Any, name: str) -> Tensor:
 
 def _check_same_shape(x: Tensor, y: Tensor, name: str) -> None:
     if x.shape != y.shape:
-        raise ValueError(
+        raise ShapeError(
             f"{name}: input shape {x.shape} and target shape {y.shape} differ; losses do not broadcast the "
             f"target (reshape it, e.g. target.reshape{x.shape})"
         )
@@ -121,13 +122,13 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     _check_reduction(reduction, name)
     x, y = _float_input(input, name), _as_tensor(target)
     if x.ndim == 0:
-        raise ValueError(f"{name}: input must have a class axis; got a 0-d tensor")
+        raise ShapeError(f"{name}: input must have a class axis; got a 0-d tensor")
     axis = 0 if x.ndim == 1 else 1
     classes = x.shape[axis]
     samples_shape = x.shape[:axis] + x.shape[axis + 1 :]  # the input's shape without the class axis
     if y.dtype.kind in "iu":
         if y.shape != samples_shape:
-            raise ValueError(
+            raise ShapeError(
                 f"{name}: class-index target must have shape {samples_shape} for input shape {x.shape}; got target "
                 f"shape {y.shape} (for one-hot or probability targets use a float target of the input's shape)"
             )
@@ -143,7 +144,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     if y.dtype.kind != "f":
         raise TypeError(f"{name}: target must hold integer class indices or float probabilities; got dtype {y.dtype}")
     if y.shape != x.shape:
-        raise ValueError(
+        raise ShapeError(
             f"{name}: probability target must have the input's shape {x.shape}; got target shape {y.shape} "
             f"(class indices must be an integer tensor of shape {samples_shape})"
         )
@@ -187,10 +188,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     x = x if isinstance(x, Tensor) else Tensor(x, dtype=weight.dtype)
     xs, ws = x.data.shape, weight.data.shape
     if not xs or len(ws) != 2 or xs[-1] != ws[1]:
-        raise ValueError(f"linear: input of shape {xs} does not fit a weight of shape {ws} "
+        raise ShapeError(f"linear: input of shape {xs} does not fit a weight of shape {ws} "
                          "(the input's last axis must equal the weight's in_features, its second axis)")
     if bias is not None and bias.data.shape != ws[:1]:
-        raise ValueError(f"linear: bias of shape {bias.shape} does not fit a weight of shape {ws}")
+        raise ShapeError(f"linear: bias of shape {bias.shape} does not fit a weight of shape {ws}")
     dtype = weight.data.dtype
     if x.data.dtype != dtype or (bias is not None and bias.data.dtype != dtype):
         y = x @ weight.T  # mixed dtypes: the operators promote them, as in PyTorch
