@@ -158,6 +158,122 @@ def _parameter_names(modules: list) -> dict[int, str]:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Inlining: the numpy code of the built-in Functions, written out so that a step is plain numpy
+# --------------------------------------------------------------------------------------------------------------
+# Each entry writes a Function's forward (assigning ``out``) or backward (assigning each needed input gradient)
+# as the same numpy calls ops.py makes, in the same order. Every use is checked during the capture: the lines
+# run on the capture's own arrays and must give its results bit for bit, else the step calls the Function.
+# A forward gets the argument expressions ``a`` (names or literals); a backward also gets ``out`` (the forward's
+# result), ``g`` and ``gs`` (the names to assign, None where no gradient is needed), and ``new`` for temporaries.
+
+
+def _reduced(total: str, reduction: str, count: int) -> str:
+    """ops.reduce_losses written out: the sum, the mean (the sum / count) or the losses themselves."""
+    if reduction == "none":
+        return total
+    return f"{total}.sum()" + ("" if reduction == "sum" else f" / {count}" if count else " * nan")
+
+
+def _grads(gs: list, *exprs: str) -> list[str]:
+    return [f"{name} = {expr}" for name, expr in zip(gs, exprs) if name is not None]
+
+
+_FORWARD: dict[str, Callable[..., list[str]]] = {
+    "Add": lambda c, a, out: [f"{out} = {a[0]} + {a[1]}"],
+    "Sub": lambda c, a, out: [f"{out} = {a[0]} - {a[1]}"],
+    "Mul": lambda c, a, out: [f"{out} = {a[0]} * {a[1]}"],
+    "Div": lambda c, a, out: [f"{out} = {a[0]} / {a[1]}"],
+    "Neg": lambda c, a, out: [f"{out} = -{a[0]}"],
+    "Log": lambda c, a, out: [f"{out} = np.log({a[0]})"],
+    "Tanh": lambda c, a, out: [f"{out} = np.tanh({a[0]})"],
+    "Sigmoid": lambda c, a, out: [f"{out} = np.tanh({a[0]} * 0.5)", f"{out} *= 0.5", f"{out} += 0.5"],
+    "Relu": lambda c, a, out: [f"{out} = np.maximum({a[0]}, 0)"],
+    "Cast": lambda c, a, out: [f"{out} = {a[0]}.astype({a[1]})"],
+    "Reshape": lambda c, a, out: [f"{out} = {a[0]}.reshape({a[1]})"],
+    "Matmul": lambda c, a, out: [f"{out} = {a[0]} @ {a[1]}"],
+    "Where": lambda c, a, out: [f"{out} = np.where({a[0]}, {a[1]}, {a[2]})"],
+    "Linear": lambda c, a, out: [f"{out} = {a[0]} @ {a[1]}.T"] + ([] if a[2] == "None" else [f"{out} += {a[2]}"]),
+    "SquaredError": lambda c, a, out: [f"{out} = {a[0]} - {a[1]}", f"{out} *= {out}",
+                                       f"{out} = {_reduced(out, c.reduction_, c.count_)}"],
+    "NegativeLogLikelihood": lambda c, a, out: [
+        f"{out} = -np.add.reduce({a[0]} * {a[1]}, axis={a[2]})", f"{out} = {_reduced(out, c.reduction, c.count)}"],
+    "LogSoftmax": lambda c, a, out: [  # ops._shifted_logsumexp, for an axis with elements and finite maxima
+        f"{out} = {a[0]} - np.maximum.reduce({a[0]}, axis=({a[1]},), keepdims=True, initial=-inf)",
+        f"{out} = {out} - np.log(np.add.reduce(np.exp({out}), axis=({a[1]},), keepdims=True))"],
+    "Sum": lambda c, a, out: [f"{out} = np.add.reduce({a[0]}, axis={a[1]}, keepdims={a[2]})"],
+    "ClassMask": lambda c, a, out: [f"{out} = np.moveaxis({a[0]}[..., None] == np.arange({a[1]}), -1, {a[2]})"],
+}
+
+_BACKWARD: dict[str, Callable[..., list[str]]] = {
+    "Add": lambda c, a, out, g, gs, new: _grads(gs, g, g),
+    "Sub": lambda c, a, out, g, gs, new: _grads(gs, g, f"-{g}"),
+    "Mul": lambda c, a, out, g, gs, new: _grads(gs, f"{g} * {a[1]}", f"{g} * {a[0]}"),
+    "Neg": lambda c, a, out, g, gs, new: _grads(gs, f"-{g}"),
+    "Log": lambda c, a, out, g, gs, new: _grads(gs, f"{g} / {a[0]}"),
+    "Tanh": lambda c, a, out, g, gs, new: _grads(gs, f"{g} * (1 - {out} * {out})"),
+    "Sigmoid": lambda c, a, out, g, gs, new: _grads(gs, f"{g} * {out} * (1 - {out})"),
+    "Relu": lambda c, a, out, g, gs, new: _grads(gs, f"{g} * ({a[0]} > 0)"),
+    "Cast": lambda c, a, out, g, gs, new: _grads(gs, g),
+    "Reshape": lambda c, a, out, g, gs, new: _grads(gs, f"{g}.reshape({c.shape!r})"),
+    "Sum": lambda c, a, out, g, gs, new: [f"{gs[0]} = np.empty({c.shape!r}, {g}.dtype)",  # NUMPY_MATH.broadcast_to
+                                          f"{gs[0]}[...] = {g}.reshape({c.kept!r})"] if gs[0] else [],
+    "Matmul": lambda c, a, out, g, gs, new: _grads(gs, f"{g} @ {a[1]}.swapaxes(-1, -2)",
+                                                   f"{a[0]}.swapaxes(-1, -2) @ {g}"),
+    "Where": lambda c, a, out, g, gs, new: _grads(gs, None, f"np.where({a[0]}, {g}, 0)",
+                                                  f"np.where({a[0]}, 0, {g})"),
+    "Linear": lambda c, a, out, g, gs, new: _grads(gs, f"{g} @ {a[1]}", f"{g}.T @ {a[0]}",
+                                                   f"np.add.reduce({g}, axis=(0,), keepdims=False)"),
+    "LogSoftmax": lambda c, a, out, g, gs, new: _grads(
+        gs, f"{g} - np.exp({out}) * np.add.reduce({g}, axis={c.axis}, keepdims=True)"),
+}
+
+
+def _backward_div(c: Any, a: list, out: str, g: str, gs: list, new: Callable[[str], str]) -> list[str]:
+    gx = gs[0] or new("grad")  # ops.Div computes dz/dx even when only dz/dy is needed: it is part of dz/dy
+    return [f"{gx} = {g} / {a[1]}"] + ([f"{gs[1]} = -{gx} * {out}"] if gs[1] else [])
+
+
+def _backward_squared_error(c: Any, a: list, out: str, g: str, gs: list, new: Callable[[str], str]) -> list[str]:
+    gx = gs[0] or new("grad")
+    return [f"{gx} = ({g} * {c.scale!r}) * ({a[0]} - {a[1]})"] + ([f"{gs[1]} = -{gx}"] if gs[1] else [])
+
+
+def _backward_nll(c: Any, a: list, out: str, g: str, gs: list, new: Callable[[str], str]) -> list[str]:
+    lines, scaled = [], g
+    if c.reduction == "none":
+        lines.append(f"{g}_kept = {g}.reshape({c.kept!r})")
+        scaled = f"{g}_kept"
+    elif c.reduction == "mean":
+        scaled = new("scaled")
+        lines.append(f"{scaled} = {g} / {c.count}")
+    return lines + _grads(gs, f"-({a[1]} * {scaled})", f"-({a[0]} * {scaled})")
+
+
+_BACKWARD.update({"Div": _backward_div, "SquaredError": _backward_squared_error,
+                  "NegativeLogLikelihood": _backward_nll})
+
+
+def _inlinable(ctx: engine.Function, args: tuple, kwargs: dict) -> bool:
+    """Whether the table above writes this call exactly: a built-in Function, on the arrays it was written for."""
+    from . import ops
+
+    name = type(ctx).__name__
+    if kwargs or name not in _FORWARD or getattr(ops, name, None) is not type(ctx):
+        return False
+    arrays = [a.data for a in args if isinstance(a, Tensor)]
+    if name == "Linear":  # the 2-D case; more batch axes reshape first
+        return arrays[0].ndim == 2
+    if name == "LogSoftmax":  # an axis with elements: its maxima are finite, and no log of an empty sum
+        x, axis = arrays[0], args[1]
+        return x.shape[axis] > 0 and bool(np.isfinite(x).all())
+    if name == "Sum":  # float sums; numpy and PyTorch differ on the dtype of integer sums (ops._SUM_DTYPES)
+        return ops._SUM_DTYPES.get(arrays[0].dtype) is None
+    if name == "SquaredError":
+        ctx.reduction_, ctx.count_ = args[2], math.prod(np.broadcast_shapes(arrays[0].shape, arrays[1].shape))
+    return True
+
+
+# --------------------------------------------------------------------------------------------------------------
 # The recorder: engine reports → lines of Python
 # --------------------------------------------------------------------------------------------------------------
 
@@ -172,13 +288,16 @@ class _Recorder(engine.Observer):
         self.fn_name = fn_name
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {"Tensor": Tensor, "np": np, "zero_grad": engine.zero_grad,
-                                          "run_forward": engine.run_forward, "unbroadcast": _unbroadcast}
+                                          "run_forward": engine.run_forward, "inf": math.inf, "nan": math.nan}
+        self.values: dict[str, Any] = {}  # name -> the capture's own array of that name: to check inlined code
+        self.inlined: dict[int, tuple[list[str], str]] = {}  # id(node) -> its forward's argument expressions, result
         self.used: set[str] = set(self.namespace) | set(keyword.kwlist)
         self.value_of: dict[int, str] = {}  # id(Tensor) made or read by the step -> its array's name
         self.array_of: dict[int, str] = {}  # id(ndarray) of every array the step made or read -> its name
         self.tensor_name: dict[int, str] = {}  # id(Tensor) whose object the step uses (.grad) -> its name
         self.grad_set: set[int] = set()  # tensors whose .grad the step set before reading it (zero_grad, store)
         self.grad_read: set[int] = set()  # tensors whose .grad (whether there is one) the step read first
+        self.plain_sgd: list = []  # optimizers whose plain update is written out: guarded to stay plain
         self.op_name: dict[int, str] = {}  # id(Function instance) -> its name
         self.arg_ids = {id(t) for t in inputs}
         self.alive: list[Any] = []  # every object whose id is a key: no id is reused while recording
@@ -224,6 +343,7 @@ class _Recorder(engine.Observer):
         return name
 
     def _bind_tensor(self, t: Tensor, array_name: str) -> None:
+        self.values[array_name] = t.data
         self.value_of[id(t)] = array_name
         self.array_of[id(t.data)] = array_name
         self.tensor_name[id(t)] = array_name + "_t"
@@ -261,12 +381,14 @@ class _Recorder(engine.Observer):
             constant = np.array(a)
             constant.setflags(write=False)
             name = self._global("const", constant)
+            self.values[name] = constant
             self.array_of[id(a)] = name
             self.alive.append(a)
         return name
 
     def _result(self, a: Any, stem: str) -> str:
         name = self._name(stem)
+        self.values[name] = a
         self.array_of[id(a)] = name
         self.alive.append(a)
         return name
@@ -282,53 +404,109 @@ class _Recorder(engine.Observer):
 
     # ---- what the engine reports ------------------------------------------------------------------------------
 
+    def _checked(self, lines: list[str], produced: dict[str, Any]) -> bool:
+        """Whether ``lines``, run on the capture's arrays, give the capture's results bit for bit."""
+        scope = {**self.namespace, **self.values}
+        try:
+            with np.errstate(all="ignore"):
+                exec("\n".join(lines), scope)  # noqa: S102 - code this module wrote
+        except Exception:  # noqa: BLE001 - any failure means: do not inline
+            return False
+        return all(_same_bits(scope[name], actual) for name, actual in produced.items())
+
     def forward(self, ctx: engine.Function, args: tuple, kwargs: dict, result: Tensor) -> None:
         cls = type(ctx).__name__
-        op = self.op_name[id(ctx)] = self._global(f"op{len(self.op_name)}", ctx)
-        klass = self.namespace.get(cls)
-        cls_name = cls if klass is type(ctx) else self._global(cls, type(ctx))
-        self.namespace[cls_name] = type(ctx)
         values = [self._tensor(a) if isinstance(a, Tensor) else self._literal(a, "c") for a in args]
         out = self._name(cls.lower())
-        self.value_of[id(result)] = out
-        self.array_of[id(result.data)] = out
-        self.made[id(result)] = weakref.ref(result)
-        self.alive += [result, result.data]
+        if _inlinable(ctx, args, kwargs):
+            lines = _FORWARD[cls](ctx, values, out)
+            if result.data.ndim == 0:  # numpy gives a scalar where the engine keeps a 0-d array
+                lines.append(f"{out} = np.asarray({out})")
+            if self._checked(lines, {out: result.data}):
+                self.inlined[id(ctx)] = (values, out)
+                self._emit(f"{cls} forward", lines)
+                self._made(result, out)
+                return
+        op = self.op_name[id(ctx)] = self._global(f"op_{out}", ctx)
+        cls_name = self._class(type(ctx))
         if result.data.ndim == 0:  # numpy may give a scalar here: run_forward turns it into an array as eager
             kw = self._global("kw", kwargs)
             call = f"run_forward({op}, ({', '.join(values)},), {kw})"
         else:
             kw = "".join(f", {k}={self._literal(v, k)}" for k, v in kwargs.items())
             call = f"{cls_name}.forward({op}, {', '.join(values)}{kw})"
-        self.lines.append(f"{out} = {call}")
+        self._emit(f"{cls} forward (not inlined: a call of the Function)", [f"{out} = {call}"])
+        self._made(result, out)
+
+    def _made(self, result: Tensor, out: str) -> None:
+        self.values[out] = result.data
+        self.value_of[id(result)] = out
+        self.array_of[id(result.data)] = out
+        self.made[id(result)] = weakref.ref(result)
+        self.alive += [result, result.data]
+
+    def _class(self, cls: type) -> str:
+        for name, value in self.namespace.items():
+            if value is cls:
+                return name
+        return self._global(cls.__name__, cls)
+
+    def _emit(self, comment: str, lines: list[str]) -> None:
+        self.lines.append(f"# {comment}")
+        self.lines += lines
 
     def backward(self, node: engine.Function, grad: Any, returned: Any) -> None:
-        cls, op = type(node), self.op_name[id(node)]
+        cls = type(node)
         g = self._array(grad)
         grads = returned if type(returned) is tuple else (returned,)
-        outs = []
-        for t, a in zip(node.inputs, grads):
-            if a is None or t is None:
-                outs.append("_")
-            else:
-                outs.append(self._result(a, "grad_" + self.value_of.get(id(t), "x")))
-        targets = ", ".join(outs) + ("," if type(returned) is tuple and len(outs) == 1 else "")
-        self.lines.append(f"{targets} = {self.namespace_name(cls)}.backward({op}, {g})")
+        wanted = [a is not None and t is not None and t.requires_grad for t, a in zip(node.inputs, grads)]
+        if id(node) in self.inlined:
+            values, out = self.inlined[id(node)]
+            gs = [self._result(a, "grad_" + self.value_of.get(id(t), "x")) if want else None
+                  for t, a, want in zip(node.inputs, grads, wanted)]
+            lines = _BACKWARD[cls.__name__](node, values, out, g, gs, self._name) if cls.__name__ in _BACKWARD \
+                else None
+            if lines is not None and self._checked(lines, {n: a for n, a in zip(gs, grads) if n is not None}):
+                self._emit(f"{cls.__name__} backward", lines)
+                return
+            # the forward was inlined, so the Function's backward needs the arrays its forward saved
+            saved = [self.array_of.get(id(a)) for a in node.saved_tensors]
+            if None in saved:
+                raise RuntimeError(f"jit: cannot replay the backward of {cls.__name__}: it saved an array the "
+                                   "capture cannot name")
+            op = self.op_name[id(node)] = self._global(f"op_{out}", node)
+            self.lines.append(f"{op}.saved_tensors = ({''.join(name + ', ' for name in saved)})")
+        else:
+            op = self.op_name[id(node)]
+            gs = [self._result(a, "grad_" + self.value_of.get(id(t), "x")) if want else None
+                  for t, a, want in zip(node.inputs, grads, wanted)]
+        targets = ", ".join(n or "_" for n in gs) + ("," if type(returned) is tuple and len(gs) == 1 else "")
+        lines = [f"{targets} = {self._class(cls)}.backward({op}, {g})"]
         if node.saved_tensors:
-            self.lines.append(f"{op}.saved_tensors = ()  # released, as eager backward does")
-
-    def namespace_name(self, cls: type) -> str:
-        return next(k for k, v in self.namespace.items() if v is cls)
+            lines.append(f"{op}.saved_tensors = ()  # released, as eager backward does")
+        self._emit(f"{cls.__name__} backward (a call of the Function)", lines)
 
     def unbroadcast(self, grad: Any, result: Any, shape: tuple, dtype: np.dtype) -> None:
+        from .ops import _broadcast_axes
+
         g = self._array(grad)
         out = self._result(result, g.rsplit("_", 1)[0] if g.startswith("grad_") else "grad")
-        self.lines.append(f"{out} = unbroadcast({g}, {shape!r}, {self._literal(np.dtype(dtype), 'dtype')})")
+        expr = g
+        if grad.shape != shape:  # NUMPY_MATH.sum_to
+            expr = f"np.add.reduce({expr}, axis={_broadcast_axes(grad.shape, shape)!r}, keepdims=True)" \
+                   f".reshape({shape!r})"
+        if grad.dtype != dtype:
+            expr = f"{expr}.astype({self._literal(np.dtype(dtype), 'dtype')})"
+        lines = [f"{out} = {expr}"]
+        if not self._checked(lines, {out: result}):
+            lines = [f"{out} = unbroadcast({g}, {shape!r}, {self._literal(np.dtype(dtype), 'dtype')})"]
+            self.namespace["unbroadcast"] = _unbroadcast
+        self._emit("the gradient summed back to its input's shape (broadcasting's reverse)", lines)
 
     def add(self, a: Any, b: Any, total: Any) -> None:
         na, nb = self._array(a), self._array(b)
         out = self._result(total, na.rsplit("_", 1)[0] if na.startswith("grad_") else "grad")
-        self.lines.append(f"{out} = {na} + {nb}")
+        self._emit("two gradients of one value added", [f"{out} = {na} + {nb}"])
 
     def store(self, tensor: Tensor, grad: Any, copy: bool, added: bool) -> None:
         if id(tensor) in self.made:
@@ -339,9 +517,10 @@ class _Recorder(engine.Observer):
         self._reads_grad(tensor)
         self.grad_set.add(id(tensor))
         if added:
-            self.lines.append(f"{t}.grad = Tensor._make({t}.grad.data + {g})")
+            self._emit("accumulated into .grad", [f"{t}.grad = Tensor._make({t}.grad.data + {g})"])
         else:
-            self.lines.append(f"{t}.grad = Tensor._make({'np.array(' + g + ')' if copy else g})")
+            self._emit("stored as .grad" + (" (a copy: the array is a view or held elsewhere)" if copy else ""),
+                       [f"{t}.grad = Tensor._make({'np.array(' + g + ')' if copy else g})"])
 
     def zero_grad(self, tensors: list, set_to_none: bool) -> None:
         for t in tensors:
@@ -353,17 +532,29 @@ class _Recorder(engine.Observer):
             else:
                 self._reads_grad(t)
         if set_to_none:
-            self.lines += [f"{t}.grad = None" for t in names]
+            self._emit("zero_grad()", [f"{t}.grad = None" for t in names])
         else:
-            self.lines.append(f"zero_grad(({', '.join(names)},), set_to_none=False)")
+            self._emit("zero_grad(set_to_none=False)", [f"zero_grad(({', '.join(names)},), set_to_none=False)"])
 
     def update(self, optimizer: Any) -> None:
         for p in optimizer.params:  # the update skips a parameter without a gradient
             self._snapshot(p)
             self._tensor_object(p)
             self._reads_grad(p)
+        from .optim import SGD
+
         name = self._global("opt", optimizer)
-        self.lines.append(f"{name}._update()  # {type(optimizer).__name__}: reads lr & co. at every call")
+        kind = type(optimizer).__name__
+        if type(optimizer) is SGD and float(optimizer.momentum) == 0 and float(optimizer.weight_decay) == 0:
+            # SGD._update's plain case written out; momentum and weight decay stay 0 (a guard), lr is read here
+            self.plain_sgd.append(optimizer)
+            lines = [f"lr = float({name}.lr)"]
+            for p in optimizer.params:
+                if p.grad is not None:  # whether it has one is the same at every replay (the guards)
+                    lines.append(f"{self.value_of[id(p)]} -= lr * {self.tensor_name[id(p)]}.grad.data")
+            self._emit(f"{kind} update: p ← p − lr·∇p (lr read at every call)", lines)
+        else:
+            self._emit(f"{kind} update (its own code; reads lr & co. at every call)", [f"{name}._update()"])
 
     def value_read(self, what: str) -> None:
         raise RuntimeError(
@@ -377,6 +568,14 @@ class _Recorder(engine.Observer):
 
 def _unbroadcast(grad: np.ndarray, shape: tuple, dtype: np.dtype) -> np.ndarray:
     return engine._unbroadcast(grad, shape, dtype, NUMPY_MATH)
+
+
+def _same_bits(a: Any, b: Any) -> bool:
+    """Same type, dtype, shape and bytes: NaNs and signed zeros included."""
+    if type(a) is not type(b):
+        return False
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -400,6 +599,7 @@ class Capture:
         # whether a .grad exists matters only where the step reads that before setting it
         self.tensor_guards = [(t, (*state[:3], state[3] if id(t) in recorder.grad_read else None))
                               for t, state in recorder.entry.values()]
+        self.plain_sgd = recorder.plain_sgd
         self.module_guards = [(m, training, params)
                               for m, training, (_, params) in zip(recorder.modules, recorder.training,
                                                                   recorder.module_params)]
@@ -413,6 +613,9 @@ class Capture:
             for name, p in params:
                 if current.get(name) is not p:
                     return False
+        for opt in self.plain_sgd:
+            if float(opt.momentum) != 0 or float(opt.weight_decay) != 0:
+                return False
         for t, (shape, dtype, requires_grad, no_grad) in self.tensor_guards:
             data = t.data
             if (data.shape != shape or data.dtype != dtype or t.requires_grad != requires_grad
