@@ -1,11 +1,16 @@
 """Bad input as users write it, with numpy and PyTorch habits: each ends as PyTorch behaves (value, dtype,
 exception class) or as a clear error naming the operation, never as a silent conversion or a numpy warning."""
 
+from __future__ import annotations
+
 import re
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tinygrad_lite as tl
 import tinygrad_lite.nn.functional as F
@@ -365,3 +370,112 @@ def test_loss_shape_errors_are_shape_errors():
                  lambda: F.linear(Tensor.zeros(2, 3), Tensor.zeros(4, 2))):
         with pytest.raises(ShapeError):
             call()
+
+
+# ---- random bad input: dtype × shape × operation family ------------------------------------------------------
+
+_DTYPES = [np.float32, np.float64, np.int64, np.int32, np.uint8, np.bool_]
+_SHAPES = [(), (0,), (1,), (3,), (2, 3), (2, 0), (0, 3), (1, 3)]
+_SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e4, -1e4, 1.0, 0.5]
+_FLOAT_FUNCTIONS = ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "gelu", "leaky_relu"]
+_BINARY = {"add": "__add__", "sub": "__sub__", "mul": "__mul__", "div": "__truediv__", "pow": "__pow__",
+           "maximum": "maximum", "minimum": "minimum"}
+# Every exception is one of these, and its message starts with the operation's name
+_DOCUMENTED = (ShapeError, AxisError, IndexError, TypeError, OverflowError, ValueError)
+
+
+@st.composite
+def _bad_tensors(draw: st.DrawFn) -> Tensor:
+    """A tensor of any dtype and shape, NaN, inf, empty and 0-d included."""
+    dtype, shape = np.dtype(draw(st.sampled_from(_DTYPES))), draw(st.sampled_from(_SHAPES))
+    size = int(np.prod(shape))
+    if dtype.kind == "f":
+        values = draw(st.lists(st.sampled_from(_SPECIAL), min_size=size, max_size=size))
+    elif dtype.kind == "b":
+        values = draw(st.lists(st.booleans(), min_size=size, max_size=size))
+    else:
+        values = draw(st.lists(st.integers(0, 100), min_size=size, max_size=size))
+    return Tensor(np.array(values, dtype=dtype).reshape(shape))
+
+
+def _float_result(dtype: np.dtype) -> np.dtype:
+    """PyTorch's dtype for a float function (exp, mean, division) of a tensor of ``dtype``."""
+    return dtype if dtype.kind == "f" else np.dtype(np.float32)
+
+
+def _pytorch_promotion(a: np.dtype, b: np.dtype) -> np.dtype:
+    """torch.promote_types for the dtypes drawn here, written out: a float wins as it is; bool with bool is
+    bool; otherwise the wider integer (uint8 with int32 is int32, with int64 int64)."""
+    if a.kind == "f" or b.kind == "f":
+        floats = [d for d in (a, b) if d.kind == "f"]
+        return max(floats, key=lambda d: d.itemsize)
+    if a == b:
+        return a
+    if a.kind == "b" or b.kind == "b":
+        return b if a.kind == "b" else a
+    return np.promote_types(a, b)
+
+
+def _operation(draw: st.DrawFn, x: Tensor) -> tuple[str, Any, Any]:
+    """An operation on ``x`` (and maybe a second bad tensor or a bad axis): its name, a call, and PyTorch's
+    dtype of the result (None where PyTorch refuses or the dtype is not checked)."""
+    family = draw(st.sampled_from(["float", "binary", "reduce", "softmax", "shape", "index", "join", "loss"]))
+    if family == "float":
+        name = draw(st.sampled_from(_FLOAT_FUNCTIONS))
+        return name, lambda: getattr(x, name)(), _float_result(x.dtype)
+    if family == "binary":
+        name = draw(st.sampled_from(sorted(_BINARY)))
+        y = draw(_bad_tensors())
+        expected = _pytorch_promotion(x.dtype, y.dtype)
+        if name == "div":
+            expected = _float_result(expected)
+        if expected.kind == "b" and name in ("sub", "pow", "div"):
+            expected = None  # PyTorch refuses bool - bool; bool ** bool is not checked
+        return name, lambda: getattr(x, _BINARY[name])(y), expected
+    if family == "reduce":
+        name = draw(st.sampled_from(["sum", "mean", "max", "min", "var", "argmax"]))
+        axis = draw(st.sampled_from([None, 0, 1, -1, 2, -3, (0, 1)]))
+        expected = {"sum": np.dtype(np.int64) if x.dtype.kind in "biu" else x.dtype, "mean": _float_result(x.dtype),
+                    "max": x.dtype, "min": x.dtype, "var": _float_result(x.dtype), "argmax": np.dtype(np.int64)}
+        if name == "argmax" and isinstance(axis, tuple):
+            axis = 0
+        return name, lambda: getattr(x, name)(axis=axis), expected[name]
+    if family == "softmax":
+        name = draw(st.sampled_from(["softmax", "log_softmax", "logsumexp"]))
+        axis = draw(st.sampled_from([0, -1, 1, 2]))
+        return name, lambda: getattr(x, name)(axis), _float_result(x.dtype)
+    if family == "shape":
+        name = draw(st.sampled_from(["reshape", "permute", "expand", "transpose", "squeeze", "unsqueeze"]))
+        args = draw(st.sampled_from([(), (0,), (1, 0), (3, 0), (2, 3), (-1,), (4, 2), (0, 5), (3, 2, 1)]))
+        if name == "transpose" and len(args) != 2:
+            args = (0, -1)
+        if name in ("squeeze", "unsqueeze"):
+            args = args[:1] or (0,)
+        return name, lambda: getattr(x, name)(*args), x.dtype
+    if family == "index":
+        mask_shape = draw(st.sampled_from(_SHAPES))
+        return "getitem", lambda: x[np.ones(mask_shape, bool)], x.dtype
+    if family == "join":
+        name = draw(st.sampled_from(["cat", "stack"]))
+        y = draw(_bad_tensors())
+        return name, lambda: getattr(tl, name)([x, y]), _pytorch_promotion(x.dtype, y.dtype)
+    name = draw(st.sampled_from(["mse_loss", "l1_loss", "binary_cross_entropy_with_logits"]))
+    y = draw(_bad_tensors())
+    return name, lambda: getattr(F, name)(x, y), None
+
+
+@given(st.data())
+def test_bad_input_gives_pytorchs_result_or_a_documented_error(data):
+    x = data.draw(_bad_tensors(), label="x")
+    name, call, expected = _operation(data.draw, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning that escapes fails the test ...
+        tl.errors.silence_numpy_warnings()  # ... but for those the package ignores on import (pytest reset them)
+        try:
+            out = call()
+        except _DOCUMENTED as error:
+            assert str(error).startswith(f"{name}:") or str(error).startswith("Tensor:"), (name, error)
+            return
+    assert isinstance(out, Tensor)
+    if expected is not None:
+        assert out.dtype == expected, (name, x.dtype, out.dtype, expected)

@@ -184,13 +184,15 @@ def _normalize_index(index: Any, shape: tuple) -> tuple[tuple, bool]:
         if isinstance(item, np.ndarray):
             advanced = True
             if item.dtype == np.bool_:
+                if item.ndim == 0:
+                    raise IndexError("getitem: a 0-d boolean index is not supported; use None to add an axis")
                 _check_mask(item, _first_axis(items, position, len(shape)), shape)
                 out.extend(np.nonzero(item))
                 continue
             if item.dtype.kind not in "iu":
                 raise IndexError(f"getitem: index arrays must hold integers or booleans; got dtype {item.dtype}")
         elif isinstance(item, (bool, np.bool_)):
-            raise IndexError("getitem: a bare True/False index is not supported; use a boolean array")
+            raise IndexError("getitem: a bare True/False index is not supported; use None to add an axis")
         out.append(item)
     return tuple(out), advanced
 
@@ -596,12 +598,14 @@ class Tensor:
     @_pytorch_names
     def argmax(self, axis: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the largest value (of the flattened tensor when ``axis`` is None). No gradient."""
+        _nonempty_axes(self, axis, "argmax")  # numpy's message would name ArgReduce
         axis = None if axis is None else _axis(axis, self.ndim, "argmax", self.shape)
         return ArgReduce.apply(self, np.argmax, axis, keepdim)
 
     @_pytorch_names
     def argmin(self, axis: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the smallest value (of the flattened tensor when ``axis`` is None). No gradient."""
+        _nonempty_axes(self, axis, "argmin")  # numpy's message would name ArgReduce
         axis = None if axis is None else _axis(axis, self.ndim, "argmin", self.shape)
         return ArgReduce.apply(self, np.argmin, axis, keepdim)
 
