@@ -479,3 +479,16 @@ def test_bad_input_gives_pytorchs_result_or_a_documented_error(data):
     assert isinstance(out, Tensor)
     if expected is not None:
         assert out.dtype == expected, (name, x.dtype, out.dtype, expected)
+
+
+def test_shape_and_axis_errors_outside_tensor_operations_use_the_same_classes():
+    from tinygrad_lite import data
+    from tinygrad_lite.nn import init
+
+    y = Tensor([1.0, 2.0], requires_grad=True) * 2
+    for call, kind in [(lambda: y.backward(), ShapeError), (lambda: y.backward(Tensor.ones(3)), ShapeError),
+                       (lambda: data.normalize(np.ones((2, 3)), axis=2), AxisError),
+                       (lambda: data.train_test_split(np.ones((4, 2)), np.ones(3)), ShapeError),
+                       (lambda: init.xavier_uniform_(Tensor.zeros(3)), ShapeError)]:
+        with pytest.raises(kind):
+            call()

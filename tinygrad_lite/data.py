@@ -17,6 +17,8 @@ from importlib import resources
 
 import numpy as np
 
+from .errors import AxisError, ShapeError
+
 __all__ = ["load_iris", "train_test_split", "one_hot", "normalize", "DataLoader", "IRIS_TARGET_NAMES"]
 
 #: Species in label order: the article maps setosa→0, versicolor→1, virginica→2.
@@ -73,11 +75,11 @@ def _same_length(arrays: tuple, func: str) -> tuple[list[np.ndarray], int]:
     out = [np.asarray(a) for a in arrays]
     for a in out:
         if a.ndim == 0:
-            raise ValueError(f"{func}: arrays must have at least one dimension, got a scalar")
+            raise ShapeError(f"{func}: arrays must have at least one dimension, got a scalar")
     lengths = {a.shape[0] for a in out}
     if len(lengths) != 1:
         shapes = ", ".join(str(a.shape) for a in out)
-        raise ValueError(f"{func}: all arrays must have the same number of rows, got shapes {shapes}")
+        raise ShapeError(f"{func}: all arrays must have the same number of rows, got shapes {shapes}")
     return out, out[0].shape[0]
 
 
@@ -150,9 +152,9 @@ def normalize(X: np.ndarray, order: float = 2, axis: int = -1) -> np.ndarray:
     """
     X = np.asarray(X)
     if X.ndim == 0:
-        raise ValueError("normalize: X must have at least one dimension, got a scalar")
+        raise ShapeError("normalize: X must have at least one dimension, got a scalar")
     if not -X.ndim <= axis < X.ndim:
-        raise ValueError(f"normalize: axis {axis} is out of range for X of shape {X.shape}")
+        raise AxisError(f"normalize: axis {axis} is out of range for X of shape {X.shape}")
     if not np.issubdtype(X.dtype, np.floating):
         X = X.astype(np.float64)
     try:

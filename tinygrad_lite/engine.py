@@ -472,7 +472,7 @@ def _as_root_grad(root: Tensor, gradient: Any, create_graph: bool, what: str) ->
         if root.data.shape == () and not create_graph:  # the usual loss.backward(): d(loss)/d(loss) = 1
             return np.array(1, root.data.dtype)
         if root.data.size != 1:
-            raise RuntimeError(
+            raise ShapeError(
                 f"{what}: grad can be implicitly created only for scalar outputs; got a tensor of shape "
                 f"{root.shape}. Pass gradient= (the vector in the vector-Jacobian product)."
             )
@@ -490,8 +490,8 @@ def _as_root_grad(root: Tensor, gradient: Any, create_graph: bool, what: str) ->
 
 def _check_grad_shape(grad_shape: tuple, shape: tuple, what: str) -> None:
     if tuple(grad_shape) != tuple(shape):
-        raise RuntimeError(f"{what}: gradient of shape {tuple(grad_shape)} does not match the output's shape "
-                           f"{tuple(shape)}")
+        raise ShapeError(f"{what}: gradient of shape {tuple(grad_shape)} does not match the output's shape "
+                         f"{tuple(shape)}")
 
 
 def backward(tensor: Tensor, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:

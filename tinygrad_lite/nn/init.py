@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import no_grad
+from ..errors import ShapeError
 from ..tensor import Tensor, get_rng
 
 __all__ = [
@@ -81,7 +82,7 @@ def _fans(t: Tensor, op: str) -> tuple[int, int]:
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: expected a Tensor; got {type(t).__name__}")
     if t.ndim < 2:
-        raise ValueError(f"{op}: fan in and fan out need a tensor with at least 2 dimensions; got shape {t.shape}")
+        raise ShapeError(f"{op}: fan in and fan out need a tensor with at least 2 dimensions; got shape {t.shape}")
     receptive = math.prod(t.shape[2:])
     return t.shape[1] * receptive, t.shape[0] * receptive
 
