@@ -930,7 +930,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 
 def where(cond: Any, x: Any, y: Any) -> Tensor:
     """Elementwise ``x`` where ``cond`` is true, else ``y``; the gradient flows to the chosen input only."""
-    cond = cond if isinstance(cond, Tensor) else np.asarray(cond)  # a Tensor stays one, so tl.jit records it
+    cond = cond if isinstance(cond, Tensor) else np.asarray(cond)  # a Tensor stays one: see engine's rule
     if cond.dtype != np.bool_:
         raise TypeError(f"where: the condition must be boolean; got dtype {cond.dtype}")
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
