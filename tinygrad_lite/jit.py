@@ -25,6 +25,7 @@ inside the function that the step computes with (a random mask, ``Tensor(array)`
 
 from __future__ import annotations
 
+import ast
 import inspect
 import keyword
 import math
@@ -145,9 +146,15 @@ def _reachable(fn: Callable, depth: int = 3) -> tuple[list, list, set]:
 
 
 def _parameter_names(modules: list) -> dict[int, str]:
-    """Short variable names for parameters: ``w0`` for ``0.weight``, ``b_fc1`` for ``fc1.bias``."""
+    """Short variable names for parameters (``w0`` for ``0.weight``, ``b_fc1`` for ``fc1.bias``) and modules
+    (``model``, ``model_0``)."""
     names: dict[int, str] = {}
-    tops = [m for m in modules if not any(m is not n and m in list(n.modules()) for n in modules)]
+    inside = {id(c) for m in modules for c in m._modules.values()}
+    tops = [m for m in modules if id(m) not in inside]
+    for i, top in enumerate(tops):
+        for path, m in top.named_modules():
+            names.setdefault(id(m), ("model" if i == 0 else f"model{i}") + ("_" + path.replace(".", "_") if path
+                                                                                  else ""))
     for top in tops:
         for path, p in top.named_parameters():
             *prefix, last = path.split(".")
@@ -193,8 +200,9 @@ _FORWARD: dict[str, Callable[..., list[str]]] = {
     "Matmul": lambda c, a, out: [f"{out} = {a[0]} @ {a[1]}"],
     "Where": lambda c, a, out: [f"{out} = np.where({a[0]}, {a[1]}, {a[2]})"],
     "Linear": lambda c, a, out: [f"{out} = {a[0]} @ {a[1]}.T"] + ([] if a[2] == "None" else [f"{out} += {a[2]}"]),
-    "SquaredError": lambda c, a, out: [f"{out} = {a[0]} - {a[1]}", f"{out} *= {out}",
-                                       f"{out} = {_reduced(out, c.reduction_, c.count_)}"],
+    "SquaredError": lambda c, a, out: [  # x − y is kept for the backward (ops.py computes it again)
+        f"{out}_diff = {a[0]} - {a[1]}", f"{out} = {out}_diff * {out}_diff",
+        f"{out} = {_reduced(out, c.reduction_, c.count_)}"],
     "NegativeLogLikelihood": lambda c, a, out: [
         f"{out} = -np.add.reduce({a[0]} * {a[1]}, axis={a[2]})", f"{out} = {_reduced(out, c.reduction, c.count)}"],
     "LogSoftmax": lambda c, a, out: [  # ops._shifted_logsumexp, for an axis with elements and finite maxima
@@ -234,8 +242,8 @@ def _backward_div(c: Any, a: list, out: str, g: str, gs: list, new: Callable[[st
 
 
 def _backward_squared_error(c: Any, a: list, out: str, g: str, gs: list, new: Callable[[str], str]) -> list[str]:
-    gx = gs[0] or new("grad")
-    return [f"{gx} = ({g} * {c.scale!r}) * ({a[0]} - {a[1]})"] + ([f"{gs[1]} = -{gx}"] if gs[1] else [])
+    gx, scaled = gs[0] or new("grad"), new(f"{g}_scaled")  # two lines: g·2 alone is folded when g is constant
+    return [f"{scaled} = {g} * {c.scale!r}", f"{gx} = {scaled} * {out}_diff"] + ([f"{gs[1]} = -{gx}"] if gs[1] else [])
 
 
 def _backward_nll(c: Any, a: list, out: str, g: str, gs: list, new: Callable[[str], str]) -> list[str]:
@@ -283,12 +291,14 @@ _LITERALS = (bool, int, str, type(None))
 class _Recorder(engine.Observer):
     """Writes the step down as it runs: one line of Python per report, over named values."""
 
-    def __init__(self, fn_name: str, arg_names: list[str], inputs: list[Tensor], modules: list,
-                 optimizers: list) -> None:
+    def __init__(self, fn_name: str, arg_names: list[str], values: list, modules: list, optimizers: list) -> None:
         self.fn_name = fn_name
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {"Tensor": Tensor, "np": np, "zero_grad": engine.zero_grad,
                                           "run_forward": engine.run_forward, "inf": math.inf, "nan": math.nan}
+        self.constant_names: set[str] = set()  # names of read-only arrays the capture made (the root gradient)
+        self.made_names: set[str] = set()  # names of the values forwards made
+        self.global_of: dict[int, str] = {}  # id(object) -> its name among the globals
         self.values: dict[str, Any] = {}  # name -> the capture's own array of that name: to check inlined code
         self.inlined: dict[int, tuple[list[str], str]] = {}  # id(node) -> its forward's argument expressions, result
         self.used: set[str] = set(self.namespace) | set(keyword.kwlist)
@@ -299,23 +309,27 @@ class _Recorder(engine.Observer):
         self.grad_read: set[int] = set()  # tensors whose .grad (whether there is one) the step read first
         self.plain_sgd: list = []  # optimizers whose plain update is written out: guarded to stay plain
         self.op_name: dict[int, str] = {}  # id(Function instance) -> its name
+        inputs = [v for v in values if isinstance(v, Tensor)]
         self.arg_ids = {id(t) for t in inputs}
         self.alive: list[Any] = []  # every object whose id is a key: no id is reused while recording
-        self.param_names = _parameter_names(modules)
+        self.param_names = self.names_of_objects = _parameter_names(modules)
         self.entry: dict[int, tuple] = {}  # id(Tensor) -> (tensor, its state when the call began)
         self.made: dict[int, weakref.ref] = {}  # tensors the step made: the results of forwards
         self.externals: list[Tensor] = []  # tensors read from outside: parameters
         self.modules, self.optimizers = modules, optimizers
         self.training = [m.training for m in modules]
-        self.module_params = [(m, tuple(m._parameters.items())) for m in modules]
-        self.params: list[str] = []
+        self.module_children = [(m, tuple(m._parameters.items()), tuple(m._modules.items())) for m in modules]
+        self.params: list[tuple[str, Any]] = []  # the generated function's parameters: one per value of the call
         self.prologue: list[str] = []
-        for name, t in zip(arg_names, inputs):
-            array = self._name(name)
-            self.params.append(array + "_t")
-            self.used.add(array + "_t")
-            self._bind_tensor(t, array)
-            self.prologue.append(f"{array} = {array}_t.data")
+        for name, v in zip(arg_names, values):
+            if isinstance(v, Tensor):
+                array = self._name(name)
+                self.params.append((array + "_t", v))
+                self.used.add(array + "_t")
+                self._bind_tensor(v, array)
+                self.prologue.append(f"{array} = {array}_t.data")
+            else:
+                self.params.append((self._name(name), v))
         for m in modules:
             for p in m._parameters.values():
                 if p is not None:
@@ -338,8 +352,12 @@ class _Recorder(engine.Observer):
         return name
 
     def _global(self, stem: str, value: Any) -> str:
-        name = self._name(stem)
-        self.namespace[name] = value
+        """A name for ``value`` in the generated code's globals: the one it has, or a new one from ``stem``."""
+        name = self.global_of.get(id(value))
+        if name is None or self.namespace.get(name) is not value:
+            name = self.global_of[id(value)] = self._name(stem)
+            self.namespace[name] = value
+            self.alive.append(value)
         return name
 
     def _bind_tensor(self, t: Tensor, array_name: str) -> None:
@@ -382,6 +400,7 @@ class _Recorder(engine.Observer):
             constant.setflags(write=False)
             name = self._global("const", constant)
             self.values[name] = constant
+            self.constant_names.add(name)
             self.array_of[id(a)] = name
             self.alive.append(a)
         return name
@@ -412,7 +431,13 @@ class _Recorder(engine.Observer):
                 exec("\n".join(lines), scope)  # noqa: S102 - code this module wrote
         except Exception:  # noqa: BLE001 - any failure means: do not inline
             return False
-        return all(_same_bits(scope[name], actual) for name, actual in produced.items())
+        if not all(_same_bits(scope[name], actual) for name, actual in produced.items()):
+            return False
+        for node in ast.walk(ast.parse("\n".join(lines))):  # temporaries a later line may use (CSE)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id not in produced:
+                self.values[node.id] = scope[node.id]
+                self.used.add(node.id)
+        return True
 
     def forward(self, ctx: engine.Function, args: tuple, kwargs: dict, result: Tensor) -> None:
         cls = type(ctx).__name__
@@ -439,6 +464,7 @@ class _Recorder(engine.Observer):
         self._made(result, out)
 
     def _made(self, result: Tensor, out: str) -> None:
+        self.made_names.add(out)
         self.values[out] = result.data
         self.value_of[id(result)] = out
         self.array_of[id(result.data)] = out
@@ -583,45 +609,159 @@ def _same_bits(a: Any, b: Any) -> bool:
 # --------------------------------------------------------------------------------------------------------------
 
 
-class Capture:
-    """One captured call: ``source`` (the generated step), ``step`` (it, compiled) and the guards."""
+class _Miss:
+    """What a compiled step returns when one of its guards does not hold."""
 
-    def __init__(self, recorder: _Recorder, outputs: tuple[Tensor, ...], is_tuple: bool) -> None:
+    def __repr__(self) -> str:
+        return "MISS"
+
+
+MISS = _Miss()
+
+
+class Capture:
+    """One captured call: ``source`` (the generated step, its guards first) and ``step`` (it, compiled)."""
+
+    def __init__(self, recorder: _Recorder, outputs: tuple[Tensor, ...], is_tuple: bool, kwnames: tuple) -> None:
+        self.kwnames, self.arity = kwnames, len(recorder.params)
         names = [recorder.value_of.get(id(o)) or recorder._tensor(o) for o in outputs]
         ret = ", ".join(f"Tensor._make({n})" for n in names) + ("," if is_tuple and len(names) == 1 else "")
-        body = recorder.prologue + recorder.lines + [f"return {ret if is_tuple else ret.rstrip(',')}"]
-        self.source = f"def {recorder.fn_name}({', '.join(recorder.params)}):\n" + "".join(
-            f"    {line}\n" for line in body)
-        namespace = dict(recorder.namespace)
+        guards = _guards(recorder)
+        lines = _without_dead_code(recorder, _fold_constants(recorder, recorder.lines), names)
+        body = (["# guards: what this capture depended on; if one fails, tl.jit captures again",
+                 "if not (", *(f"    {g}" if i == 0 else f"    and {g}" for i, g in enumerate(guards)), "):",
+                 "    return MISS", "# the step"]
+                + recorder.prologue + lines + [f"return {ret if is_tuple else ret.rstrip(',')}"])
+        params = ", ".join(name for name, _ in recorder.params)
+        self.source = f"def {recorder.fn_name}({params}):\n" + "".join(f"    {line}\n" for line in body)
+        namespace = {**recorder.namespace, "MISS": MISS, "engine": engine, "_constant_key": _constant_key}
         exec(compile(self.source, f"<tl.jit {recorder.fn_name}>", "exec"), namespace)  # noqa: S102 - our own code
         self.step: Callable[..., Any] = namespace[recorder.fn_name]
-        # guards: every tensor read from outside, as it was when the call began; modules as they were
-        # whether a .grad exists matters only where the step reads that before setting it
-        self.tensor_guards = [(t, (*state[:3], state[3] if id(t) in recorder.grad_read else None))
-                              for t, state in recorder.entry.values()]
-        self.plain_sgd = recorder.plain_sgd
-        self.module_guards = [(m, training, params)
-                              for m, training, (_, params) in zip(recorder.modules, recorder.training,
-                                                                  recorder.module_params)]
 
-    def holds(self) -> bool:
-        """Whether everything the capture depended on (besides the arguments, in the cache key) still holds."""
-        for m, training, params in self.module_guards:
-            if m.training is not training or len(m._parameters) != len(params):
-                return False
-            current = m._parameters
-            for name, p in params:
-                if current.get(name) is not p:
-                    return False
-        for opt in self.plain_sgd:
-            if float(opt.momentum) != 0 or float(opt.weight_decay) != 0:
-                return False
-        for t, (shape, dtype, requires_grad, no_grad) in self.tensor_guards:
-            data = t.data
-            if (data.shape != shape or data.dtype != dtype or t.requires_grad != requires_grad
-                    or (no_grad is not None and (t.grad is None) is not no_grad)):
-                return False
-        return True
+
+_IMPURE_CALLS = {"forward", "backward", "_update", "run_forward", "zero_grad"}  # they change objects
+
+
+def _statement(line: str) -> ast.stmt | None:
+    return None if line.startswith("#") else ast.parse(line).body[0]
+
+
+def _names(node: ast.AST, context: type) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, context)}
+
+
+def _is_pure_assignment(node: ast.stmt | None) -> bool:
+    """``name = expr`` or ``name op= expr`` whose expression changes no object (no Function, no update)."""
+    if not isinstance(node, (ast.Assign, ast.AugAssign)):
+        return False
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    if not all(isinstance(t, ast.Name) for t in targets):
+        return False
+    calls = [n.func for n in ast.walk(node.value) if isinstance(n, ast.Call)]
+    return not any((f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")) in _IMPURE_CALLS for f in calls)
+
+
+def _fold_constants(r: _Recorder, lines: list[str]) -> list[str]:
+    """A value computed from constants only (the root gradient 1 times the loss's ½, say) is computed once: the
+    capture's own result becomes a constant of the code. Same numpy call, same bits, one kernel less per step."""
+    nodes = [_statement(line) for line in lines]
+    stores = [name for node in nodes if node is not None for name in _names(node, ast.Store)]
+    changed = {n.value.id for node in nodes if node is not None for n in ast.walk(node)
+               if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)}
+    changed |= {node.target.id for node in nodes if isinstance(node, ast.AugAssign)}
+    escaping = {n.id for node in nodes if node is not None for c in ast.walk(node)  # stored in .grad, returned
+                if isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "_make" for n in ast.walk(c)
+                if isinstance(n, ast.Name)}
+    constants = {name for name in r.constant_names}
+    out = []
+    for line, node in zip(lines, nodes):
+        if isinstance(node, ast.Assign) and _is_pure_assignment(node):
+            name = node.targets[0].id
+            loads = _names(node.value, ast.Load) - {"np"}
+            if loads <= constants and stores.count(name) == 1 and name not in changed | escaping:
+                value = r.values[name]
+                if isinstance(value, np.ndarray):
+                    value = value.copy()
+                    value.setflags(write=False)
+                r.namespace[name] = value
+                constants.add(name)
+                out.append(f"# {line}: from constants only, computed once during the capture")
+                continue
+        out.append(line)
+    return out
+
+
+def _without_dead_code(r: _Recorder, lines: list[str], results: list[str]) -> list[str]:
+    """Drop the assignments whose values nothing reads (walking backwards from the results)."""
+    live = set(results)
+    protected = {name for name, _ in r.params} | set(r.value_of.values()) - set(r.made_names)
+    kept: list[str] = []
+    for line in reversed(lines):
+        node = _statement(line)
+        if node is not None:
+            targets = _names(node, ast.Store) | ({node.target.id} if isinstance(node, ast.AugAssign) else set())
+            if _is_pure_assignment(node) and not targets & (live | protected):
+                continue
+            live |= _names(node, ast.Load)
+        kept.append(line)
+    kept.reverse()
+    return [line for i, line in enumerate(kept)  # a block's comment goes with its last line
+            if not (line.startswith("# ") and not line.startswith("# guards") and
+                    (i + 1 == len(kept) or kept[i + 1].startswith("# ")) and " from constants only" not in line)]
+
+
+def _guards(r: _Recorder) -> list[str]:
+    """The conditions a replay needs, as Python expressions over the generated function's names."""
+    guards = [f"engine._grad_enabled is {engine.is_grad_enabled()}"]
+    tensors: list[str] = []
+    for name, v in r.params:
+        if isinstance(v, Tensor):
+            guards.append(f"isinstance({name}, Tensor)")
+            guards += _tensor_guards(r, name, v, v.grad is None)
+            guards += [f"{name} {'is' if v is w else 'is not'} {other}"  # the same tensor twice, or two tensors
+                       for other, w in tensors]
+            tensors.append((name, v))
+        elif isinstance(v, float):
+            guards.append(f"type({name}) is float and {name}.hex() == {v.hex()!r}")  # 2.0 is not 2, -0.0 not 0.0
+        elif v is None or isinstance(v, (bool, int, str)):
+            guards.append(f"type({name}) is {type(v).__name__} and {name} == {v!r}")
+        else:
+            guards.append(f"_constant_key({name}, '') == {r._global('key', _constant_key(v, ''))}")
+    for m, params, children in r.module_children:
+        m_name = _object_name(r, m)
+        guards.append(f"{m_name}.training is {m.training}")
+        for kind, items in (("_parameters", params), ("_modules", children)):
+            for key, obj in items:
+                guards.append(f"{m_name}.{kind}.get({key!r}) is {_object_name(r, obj)}")
+    for t, state in r.entry.values():
+        name = _object_name(r, t)
+        shape, dtype, requires_grad, no_grad = state
+        guards += _tensor_guards(r, name, t, no_grad if id(t) in r.grad_read else None)
+    for opt in r.plain_sgd:
+        name = _object_name(r, opt)
+        guards.append(f"float({name}.momentum) == 0 and float({name}.weight_decay) == 0")
+    return guards
+
+
+def _tensor_guards(r: _Recorder, name: str, t: Tensor, no_grad: bool | None) -> list[str]:
+    """Shape, dtype and requires_grad of a tensor as the capture saw it, and whether it had a ``.grad``."""
+    state = r.entry.get(id(t), (t, (t.data.shape, t.data.dtype, t.requires_grad, None)))[1]
+    shape, dtype, requires_grad = state[:3]
+    guards = [f"{name}.data.shape == {shape!r}", f"{name}.data.dtype == {r._literal(np.dtype(dtype), 'dtype')}",
+              f"{name}.requires_grad {'is' if isinstance(requires_grad, bool) else '=='} {requires_grad!r}"]
+    if no_grad is not None:
+        guards.append(f"{name}.grad is {'' if no_grad else 'not '}None")
+    return guards
+
+
+def _object_name(r: _Recorder, obj: Any) -> str:
+    """The generated code's name for an object it checks: the one it already has, or a new one."""
+    if obj is None:
+        return "None"
+    if isinstance(obj, Tensor) and id(obj) in r.tensor_name and id(obj) not in r.arg_ids:
+        return r.tensor_name[id(obj)]
+    stem = r.names_of_objects.get(id(obj), type(obj).__name__.lower())
+    return r._global(stem + "_t" if isinstance(obj, Tensor) else stem, obj)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -640,7 +780,6 @@ class Jitted:
         self.__wrapped__ = fn
         self.__name__ = getattr(fn, "__name__", "step")
         self.__doc__ = getattr(fn, "__doc__", None)
-        self._by_key: dict[tuple, list[Capture]] = {}
         self.captures: list[Capture] = []
         self._lock = threading.Lock()  # replays share Function instances (their saved arrays): one at a time
         self.calls = self.captured = 0
@@ -659,24 +798,26 @@ class Jitted:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if engine.current_observer() is not None:  # its replay would run code the outer capture never sees
             raise RuntimeError("jit: a jitted function cannot be called while another one is being captured")
-        key, tensors = _signature(args, kwargs)
+        kwnames = tuple(sorted(kwargs)) if kwargs else ()
+        values = args + tuple(kwargs[k] for k in kwnames) if kwargs else args
         with self._lock:
             self.calls += 1
-            for capture in self._by_key.get(key, ()):
-                if capture.holds():
-                    return capture.step(*tensors)
-            return self._capture(key, tensors, args, kwargs)
+            for capture in reversed(self.captures):  # the newest first; each step checks its own guards
+                if capture.kwnames == kwnames and capture.arity == len(values):
+                    result = capture.step(*values)
+                    if result is not MISS:
+                        return result
+            return self._capture(args, kwargs, kwnames, values)
 
-    def _capture(self, key: tuple, tensors: list[Tensor], args: tuple, kwargs: dict) -> Any:
+    def _capture(self, args: tuple, kwargs: dict, kwnames: tuple, values: tuple) -> Any:
+        _signature(args, kwargs)  # refuses arguments a capture cannot depend on (lists, tensors in tuples)
         modules, optimizers, reachable = _reachable(self.fn)
         names = [self._arg_names[i] if i < len(self._arg_names) and self._arg_names[i] not in kwargs
-                 else f"arg{i}" for i in range(len(args))]
-        names = [n for n, a in zip(names, args) if isinstance(a, Tensor)]
-        names += [k for k in sorted(kwargs) if isinstance(kwargs[k], Tensor)]
+                 else f"arg{i}" for i in range(len(args))] + list(kwnames)
         fn_name = re.sub(r"\W", "_", self.__name__)
         if not fn_name.isidentifier() or keyword.iskeyword(fn_name):
             fn_name = "step"
-        recorder = _Recorder(fn_name, names, tensors, modules, optimizers)
+        recorder = _Recorder(fn_name, names, list(values), modules, optimizers)
         with engine.observing(recorder):
             result = self.fn(*args, **kwargs)
         outputs = result if isinstance(result, tuple) else (result,)
@@ -684,7 +825,7 @@ class Jitted:
             if not isinstance(out, Tensor):
                 raise TypeError(f"jit: the function must return a Tensor or a tuple of Tensors; output {i} is a "
                                 f"{type(out).__name__}")
-        capture = Capture(recorder, outputs, isinstance(result, tuple))
+        capture = Capture(recorder, outputs, isinstance(result, tuple), kwnames)
         recorder.alive.clear()
         made_inside = [t for t in recorder.externals if id(t) not in reachable]
         if made_inside:
@@ -695,20 +836,14 @@ class Jitted:
                 "as a random mask (Dropout in training mode), tl.rand(...) or Tensor(array). A replay would reuse "
                 "this call's values. Make it outside and pass it as an argument (or call model.eval())."
             )
-        self._remember(key, capture)
+        self._remember(capture)
         return result
 
-    def _remember(self, key: tuple, capture: Capture) -> None:
+    def _remember(self, capture: Capture) -> None:
         self.captured += 1
-        self._by_key.setdefault(key, []).insert(0, capture)
         self.captures.append(capture)
         if len(self.captures) > self.max_captures:  # the oldest capture goes
-            oldest = self.captures.pop(0)
-            for k, kept in list(self._by_key.items()):
-                if oldest in kept:
-                    kept.remove(oldest)
-                    if not kept:
-                        del self._by_key[k]
+            self.captures.pop(0)
         if not self._warned and self.calls >= 8 and self.captured > self.calls / 2:
             self._warned = True
             warnings.warn(
