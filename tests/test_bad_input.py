@@ -20,8 +20,11 @@ from tinygrad_lite.errors import AxisError, ShapeError
 
 @pytest.fixture(autouse=True)
 def _numpy_warnings_are_errors():
+    """Every warning that escapes is an error. The package's filter for numpy's warnings inside it is put back
+    in front: importing tinygrad_lite installed it, but pytest resets warning filters after collection."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        tl.errors.silence_numpy_warnings()
         yield
 
 
@@ -297,6 +300,7 @@ def test_dim_and_keepdims_are_aliases_of_axis_and_keepdim(op):
 
 def test_aliases_in_functions_and_shape_methods():
     x = Tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(tl.nn.Softmax(dim=0)(x).data, x.softmax(0).data)
     assert tl.cat([x, x], dim=1).shape == (2, 6) and tl.stack([x, x], dim=2).shape == (2, 3, 2)
     assert F.softmax(x, dim=0).shape == (2, 3) and F.log_softmax(x, dim=0).shape == (2, 3)
     np.testing.assert_array_equal(x.softmax(dim=0).data, x.softmax(0).data)
@@ -468,14 +472,11 @@ def _operation(draw: st.DrawFn, x: Tensor) -> tuple[str, Any, Any]:
 def test_bad_input_gives_pytorchs_result_or_a_documented_error(data):
     x = data.draw(_bad_tensors(), label="x")
     name, call, expected = _operation(data.draw, x)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # any warning that escapes fails the test ...
-        tl.errors.silence_numpy_warnings()  # ... but for those the package ignores on import (pytest reset them)
-        try:
-            out = call()
-        except _DOCUMENTED as error:
-            assert str(error).startswith(f"{name}:") or str(error).startswith("Tensor:"), (name, error)
-            return
+    try:
+        out = call()  # any warning that escapes fails the test (the autouse fixture)
+    except _DOCUMENTED as error:
+        assert str(error).startswith(f"{name}:") or str(error).startswith("Tensor:"), (name, error)
+        return
     assert isinstance(out, Tensor)
     if expected is not None:
         assert out.dtype == expected, (name, x.dtype, out.dtype, expected)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, _pytorch_names
 from . import functional as F
 from . import init
 from .module import Module, Parameter, _default_float_dtype
@@ -94,8 +94,9 @@ class LeakyReLU(Module):
 
 
 class Softmax(Module):
-    """e^x / Σ e^x along ``axis`` (PyTorch calls it ``dim``)."""
+    """e^x / Σ e^x along ``axis`` (PyTorch calls it ``dim``, accepted as an alias)."""
 
+    @_pytorch_names
     def __init__(self, axis: int = -1) -> None:
         super().__init__()
         self.axis = axis
