@@ -154,3 +154,21 @@ def test_cross_entropy_with_class_indices_follows_new_labels():
     for x, y in _batches(10, 8, 5, 3, np.float64, one_hot=False):
         assert eager(x, y).data == jitted(x, y).data
     _assert_same_models(eager_model, jit_model)
+
+
+def test_the_iris_step_is_plain_numpy_named_after_parameters_with_the_update_last(capsys):
+    """`tinygrad-lite iris --show-code`: every operation inlined, values named after parameters and operations,
+    a comment per block naming the operation and its layer, the SGD update last."""
+    from tinygrad_lite.cli import main
+
+    assert main(["iris", "--show-code"]) == 0
+    source = capsys.readouterr().out
+    body = source[source.index("# the step"):]
+    assert source.startswith("def train_step(X_t, Y_t):")
+    assert ".forward(" not in body and ".backward(" not in body  # plain numpy: no Function is called
+    assert "    # Linear forward in model_0 (Linear)\n    linear = X @ w0.T\n" in body
+    assert "grad_w0 = grad_linear.T @ X" in body
+    lines = [line.strip() for line in body.splitlines()]
+    assert lines[-4:] == ["lr = float(opt.lr)", "w0 -= lr * w0_t.grad.data", "w2 -= lr * w2_t.grad.data",
+                          "return Tensor._make(sigmoid_2), Tensor._make(mul)"]
+    compile(source, "<show-code>", "exec")  # what it prints is the code that runs

@@ -30,6 +30,7 @@ import inspect
 import keyword
 import math
 import re
+import sys
 import threading
 import types
 import warnings
@@ -308,6 +309,7 @@ class _Recorder(engine.Observer):
         self.grad_set: set[int] = set()  # tensors whose .grad the step set before reading it (zero_grad, store)
         self.grad_read: set[int] = set()  # tensors whose .grad (whether there is one) the step read first
         self.plain_sgd: list = []  # optimizers whose plain update is written out: guarded to stay plain
+        self.layer_of: dict[int, str] = {}  # id(node) -> where its forward ran, for the comments
         self.op_name: dict[int, str] = {}  # id(Function instance) -> its name
         inputs = [v for v in values if isinstance(v, Tensor)]
         self.arg_ids = {id(t) for t in inputs}
@@ -439,8 +441,21 @@ class _Recorder(engine.Observer):
                 self.used.add(node.id)
         return True
 
+    def _layer(self) -> str:
+        """The module whose forward is running (found on the call stack), as `` in model_0``, or nothing."""
+        frame = sys._getframe(2)
+        for _ in range(40):
+            if frame is None:
+                break
+            owner = frame.f_locals.get("self")
+            if owner is not None and id(owner) in self.names_of_objects and frame.f_code.co_name == "forward":
+                return f" in {self.names_of_objects[id(owner)]} ({type(owner).__name__})"
+            frame = frame.f_back
+        return ""
+
     def forward(self, ctx: engine.Function, args: tuple, kwargs: dict, result: Tensor) -> None:
         cls = type(ctx).__name__
+        layer = self.layer_of[id(ctx)] = self._layer()
         values = [self._tensor(a) if isinstance(a, Tensor) else self._literal(a, "c") for a in args]
         out = self._name(cls.lower())
         if _inlinable(ctx, args, kwargs):
@@ -449,7 +464,7 @@ class _Recorder(engine.Observer):
                 lines.append(f"{out} = np.asarray({out})")
             if self._checked(lines, {out: result.data}):
                 self.inlined[id(ctx)] = (values, out)
-                self._emit(f"{cls} forward", lines)
+                self._emit(f"{cls} forward{layer}", lines)
                 self._made(result, out)
                 return
         op = self.op_name[id(ctx)] = self._global(f"op_{out}", ctx)
@@ -460,7 +475,7 @@ class _Recorder(engine.Observer):
         else:
             kw = "".join(f", {k}={self._literal(v, k)}" for k, v in kwargs.items())
             call = f"{cls_name}.forward({op}, {', '.join(values)}{kw})"
-        self._emit(f"{cls} forward (not inlined: a call of the Function)", [f"{out} = {call}"])
+        self._emit(f"{cls} forward{layer} (not inlined: a call of the Function)", [f"{out} = {call}"])
         self._made(result, out)
 
     def _made(self, result: Tensor, out: str) -> None:
@@ -493,7 +508,7 @@ class _Recorder(engine.Observer):
             lines = _BACKWARD[cls.__name__](node, values, out, g, gs, self._name) if cls.__name__ in _BACKWARD \
                 else None
             if lines is not None and self._checked(lines, {n: a for n, a in zip(gs, grads) if n is not None}):
-                self._emit(f"{cls.__name__} backward", lines)
+                self._emit(f"{cls.__name__} backward{self.layer_of[id(node)]}", lines)
                 return
             # the forward was inlined, so the Function's backward needs the arrays its forward saved
             saved = [self.array_of.get(id(a)) for a in node.saved_tensors]
@@ -510,7 +525,7 @@ class _Recorder(engine.Observer):
         lines = [f"{targets} = {self._class(cls)}.backward({op}, {g})"]
         if node.saved_tensors:
             lines.append(f"{op}.saved_tensors = ()  # released, as eager backward does")
-        self._emit(f"{cls.__name__} backward (a call of the Function)", lines)
+        self._emit(f"{cls.__name__} backward{self.layer_of.get(id(node), '')} (a call of the Function)", lines)
 
     def unbroadcast(self, grad: Any, result: Any, shape: tuple, dtype: np.dtype) -> None:
         from .ops import _broadcast_axes
@@ -639,6 +654,7 @@ class Capture:
         self.step: Callable[..., Any] = namespace[recorder.fn_name]
 
 
+_FOLDED = ": from constants only, computed once during the capture"
 _IMPURE_CALLS = {"forward", "backward", "_update", "run_forward", "zero_grad"}  # they change objects
 
 
@@ -685,7 +701,7 @@ def _fold_constants(r: _Recorder, lines: list[str]) -> list[str]:
                     value.setflags(write=False)
                 r.namespace[name] = value
                 constants.add(name)
-                out.append(f"# {line}: from constants only, computed once during the capture")
+                out.append(f"# {line}{_FOLDED}")
                 continue
         out.append(line)
     return out
@@ -705,9 +721,12 @@ def _without_dead_code(r: _Recorder, lines: list[str], results: list[str]) -> li
             live |= _names(node, ast.Load)
         kept.append(line)
     kept.reverse()
-    return [line for i, line in enumerate(kept)  # a block's comment goes with its last line
-            if not (line.startswith("# ") and not line.startswith("# guards") and
-                    (i + 1 == len(kept) or kept[i + 1].startswith("# ")) and " from constants only" not in line)]
+    return [line for i, line in enumerate(kept)  # a block's comment goes when its block went
+            if not (_is_block_comment(line) and (i + 1 == len(kept) or _is_block_comment(kept[i + 1])))]
+
+
+def _is_block_comment(line: str) -> bool:
+    return line.startswith("# ") and not line.endswith(_FOLDED)
 
 
 def _guards(r: _Recorder) -> list[str]:

@@ -136,8 +136,8 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
         if labels.size and (labels.min() < 0 or labels.max() >= classes):
             raise ValueError(f"{name}: class indices must lie in [0, {classes}); got values from {labels.min()} "
                              f"to {labels.max()}")
-        # -log_softmax at each sample's class: picked with a mask (a recorded operation, so tl.jit replays it
-        # with new labels) rather than by indexing with the labels' values
+        # -log_softmax at each sample's class: picked with a mask (an operation on the labels, as the engine's
+        # rule asks) rather than by indexing with the labels' values
         mask = ops.ClassMask.apply(y, classes, axis)
         picked = where(mask, x.log_softmax(axis=axis), 0.0).sum(axis=axis)
         return ops.reduce_losses(-picked, reduction)
