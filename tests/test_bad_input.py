@@ -67,6 +67,12 @@ def test_axis_errors_are_index_and_value_errors(call):
     assert "(2, 3)" in str(info.value)
 
 
+def test_expand_says_which_axis_cannot_grow():
+    with pytest.raises(ShapeError, match=r"expand: .* shape \(2, 3\) to \(4, 3\): axis 0 has size 2"):
+        x23().expand(4, 3)
+    assert x23()[:1].expand(4, 3).shape == (4, 3) and x23().expand(5, -1, 3).shape == (5, 2, 3)
+
+
 def test_permute_does_not_wrap_axes():
     assert x23().permute(1, 0).shape == (3, 2) and x23().permute(-1, -2).shape == (3, 2)
     for dims in [(0, 0), (0,), (0, 1, 2)]:

@@ -684,6 +684,10 @@ class Tensor:
         if lead < 0:
             raise ShapeError(f"expand: cannot expand a tensor of shape {self.shape} to fewer dimensions {shape}")
         shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(shape))
+        for axis, (n, m) in enumerate(zip(self.shape, shape[lead:])):
+            if n != m and n != 1:
+                raise ShapeError(f"expand: cannot expand a tensor of shape {self.shape} to {shape}: axis {axis} has "
+                                 f"size {n}, and only an axis of size 1 can grow")
         return Expand.apply(self, shape)
 
     @_pytorch_names
