@@ -325,3 +325,14 @@ def test_losses_and_cross_entropy_match_eager_with_the_optimizer_state():
     _same_params(eager_model, jit_model)
     for a, b in zip(opts[0].momentum_buffers, opts[1].momentum_buffers):
         assert np.array_equal(a, b)
+
+
+def test_calls_with_other_numbers_of_arguments_and_keywords_find_their_captures():
+    def f(x, y=None, scale=1.0):
+        return x * scale if y is None else (x + y) * scale
+
+    jitted = tl.jit(f)
+    calls = [((X,), {}), ((X, X), {}), ((X,), {"scale": 2.0}), ((X,), {}), ((X, X), {}), ((X,), {"scale": 2.0})]
+    for args, kwargs in calls:
+        assert np.array_equal(jitted(*args, **kwargs).data, f(*args, **kwargs).data)
+    assert len(jitted.captures) == 3

@@ -634,6 +634,10 @@ class _Miss:
 MISS = _Miss()
 
 
+def _miss(*args: Any) -> _Miss:
+    return MISS
+
+
 class Capture:
     """One captured call: ``source`` (the generated step, its guards first) and ``step`` (it, compiled)."""
 
@@ -800,6 +804,8 @@ class Jitted:
         self.__name__ = getattr(fn, "__name__", "step")
         self.__doc__ = getattr(fn, "__doc__", None)
         self.captures: list[Capture] = []
+        self._newest: Callable[..., Any] = _miss  # the newest capture's step, tried first
+        self._newest_arity = -1
         self._lock = threading.Lock()  # replays share Function instances (their saved arrays): one at a time
         self.calls = self.captured = 0
         self._warned = False
@@ -815,8 +821,15 @@ class Jitted:
         return self.captures[-1].source
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if engine.current_observer() is not None:  # its replay would run code the outer capture never sees
+        if engine._seam.observer is not None:  # its replay would run code the outer capture never sees
             raise RuntimeError("jit: a jitted function cannot be called while another one is being captured")
+        if not kwargs and len(args) == self._newest_arity:  # the usual call: the newest capture, first
+            with self._lock:
+                self.calls += 1
+                result = self._newest(*args)
+                if result is not MISS:
+                    return result
+                self.calls -= 1
         kwnames = tuple(sorted(kwargs)) if kwargs else ()
         values = args + tuple(kwargs[k] for k in kwnames) if kwargs else args
         with self._lock:
@@ -861,6 +874,8 @@ class Jitted:
     def _remember(self, capture: Capture) -> None:
         self.captured += 1
         self.captures.append(capture)
+        self._newest = capture.step if not capture.kwnames else _miss
+        self._newest_arity = capture.arity
         if len(self.captures) > self.max_captures:  # the oldest capture goes
             self.captures.pop(0)
         if not self._warned and self.calls >= 8 and self.captured > self.calls / 2:
