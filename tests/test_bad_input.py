@@ -429,7 +429,8 @@ def _pytorch_promotion(a: np.dtype, b: np.dtype) -> np.dtype:
 def _operation(draw: st.DrawFn, x: Tensor) -> tuple[str, Any, Any]:
     """An operation on ``x`` (and maybe a second bad tensor or a bad axis): its name, a call, and PyTorch's
     dtype of the result (None where PyTorch refuses or the dtype is not checked)."""
-    family = draw(st.sampled_from(["float", "binary", "reduce", "softmax", "shape", "index", "join", "loss"]))
+    family = draw(st.sampled_from(["float", "binary", "compare", "matmul", "where", "reduce", "softmax", "shape",
+                                   "index", "join", "loss"]))
     if family == "float":
         name = draw(st.sampled_from(_FLOAT_FUNCTIONS))
         return name, lambda: getattr(x, name)(), _float_result(x.dtype)
@@ -442,6 +443,13 @@ def _operation(draw: st.DrawFn, x: Tensor) -> tuple[str, Any, Any]:
         if expected.kind == "b" and name in ("sub", "pow", "div"):
             expected = None  # PyTorch refuses bool - bool; bool ** bool is not checked
         return name, lambda: getattr(x, _BINARY[name])(y), expected
+    if family in ("compare", "matmul", "where"):
+        y = draw(_bad_tensors())
+        if family == "compare":
+            return "compare", lambda: x < y, np.dtype(np.bool_)
+        if family == "matmul":
+            return "matmul", lambda: x @ y, _pytorch_promotion(x.dtype, y.dtype)
+        return "where", lambda: tl.where(x > 0, x, y), _pytorch_promotion(x.dtype, y.dtype)
     if family == "reduce":
         name = draw(st.sampled_from(["sum", "mean", "max", "min", "var", "argmax"]))
         axis = draw(st.sampled_from([None, 0, 1, -1, 2, -3, (0, 1)]))
