@@ -104,14 +104,12 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
         try:
             array = np.array(data, dtype=dtype)
         except OverflowError:
-            raise OverflowError(f"Tensor: an integer in the data does not fit in {np.dtype(dtype or int64)} "
-                                "(PyTorch refuses it too, rather than wrapping around)") from None
+            raise _overflow(np.dtype(dtype)) from None
         except ValueError as error:
             raise ValueError(f"Tensor: cannot make a tensor from {type(data).__name__}: {error}") from None
         if dtype is None:
             if array.dtype.kind in "uO" and _int_out_of_range(data):
-                raise OverflowError("Tensor: an integer in the data does not fit in int64 (-2**63 to 2**63 - 1; "
-                                    "PyTorch refuses it too, rather than wrapping around)")
+                raise _overflow(int64)
             if array.dtype.kind == "f":
                 array = array.astype(_default_float, copy=False)
             elif array.dtype.kind in "iu":
@@ -124,6 +122,13 @@ def _check_numeric(dtype: np.dtype) -> None:
     if dtype.kind not in "biuf":
         raise TypeError(f"Tensor: unsupported data of dtype {dtype} (real numbers and booleans only; "
                         "strings, complex numbers and Python objects are not converted)")
+
+
+def _overflow(dtype: np.dtype) -> OverflowError:
+    info = np.iinfo(dtype) if dtype.kind in "iu" else None
+    bounds = f" ({info.min} to {info.max})" if info else ""
+    return OverflowError(f"Tensor: an integer in the data does not fit in {dtype}{bounds}; PyTorch refuses it "
+                         "too, rather than wrapping around")
 
 
 def _int_out_of_range(data: Any) -> bool:
