@@ -1,4 +1,5 @@
-"""The two exception classes that let numpy habits and PyTorch habits catch the same error.
+"""How bad input is reported: the two exception classes that let numpy habits and PyTorch habits catch the
+same error, the shapes in their messages, and the filter that keeps numpy's RuntimeWarnings inside the package.
 
 numpy raises ``ValueError`` where shapes do not fit and PyTorch ``RuntimeError``; numpy's ``AxisError`` is both
 ``ValueError`` and ``IndexError`` and PyTorch raises ``IndexError`` for an axis out of range. Every such error in
