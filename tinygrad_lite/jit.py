@@ -194,7 +194,8 @@ _FORWARD: dict[str, Callable[..., list[str]]] = {
     "Neg": lambda c, a, out: [f"{out} = -{a[0]}"],
     "Log": lambda c, a, out: [f"{out} = np.log({a[0]})"],
     "Tanh": lambda c, a, out: [f"{out} = np.tanh({a[0]})"],
-    "Sigmoid": lambda c, a, out: [f"{out} = np.tanh({a[0]} * 0.5)", f"{out} *= 0.5", f"{out} += 0.5"],
+    "Sigmoid": lambda c, a, out: [  # ops._sigmoid: ½ + ½·tanh(x/2), every step after the first in place
+        f"{out} = {a[0]} * 0.5", f"np.tanh({out}, out={out})", f"{out} *= 0.5", f"{out} += 0.5"],
     "Relu": lambda c, a, out: [f"{out} = np.maximum({a[0]}, 0)"],
     "Cast": lambda c, a, out: [f"{out} = {a[0]}.astype({a[1]})"],
     "Reshape": lambda c, a, out: [f"{out} = {a[0]}.reshape({a[1]})"],
@@ -220,7 +221,7 @@ _BACKWARD: dict[str, Callable[..., list[str]]] = {
     "Neg": lambda c, a, out, g, gs, new: _grads(gs, f"-{g}"),
     "Log": lambda c, a, out, g, gs, new: _grads(gs, f"{g} / {a[0]}"),
     "Tanh": lambda c, a, out, g, gs, new: _grads(gs, f"{g} * (1 - {out} * {out})"),
-    "Sigmoid": lambda c, a, out, g, gs, new: _grads(gs, f"{g} * {out} * (1 - {out})"),
+    "Sigmoid": lambda c, a, out, g, gs, new: [f"{gs[0]} = {g} * {out}", f"{gs[0]} *= 1 - {out}"] if gs[0] else [],
     "Relu": lambda c, a, out, g, gs, new: _grads(gs, f"{g} * ({a[0]} > 0)"),
     "Cast": lambda c, a, out, g, gs, new: _grads(gs, g),
     "Reshape": lambda c, a, out, g, gs, new: _grads(gs, f"{g}.reshape({c.shape!r})"),
@@ -425,7 +426,7 @@ class _Recorder(engine.Observer):
 
     # ---- what the engine reports ------------------------------------------------------------------------------
 
-    def _checked(self, lines: list[str], produced: dict[str, Any]) -> bool:
+    def _checked(self, lines: list[str], produced: dict[str, Any], keep: bool = True) -> bool:
         """Whether ``lines``, run on the capture's arrays, give the capture's results bit for bit."""
         scope = {**self.namespace, **self.values}
         try:
@@ -435,7 +436,7 @@ class _Recorder(engine.Observer):
             return False
         if not all(_same_bits(scope[name], actual) for name, actual in produced.items()):
             return False
-        for node in ast.walk(ast.parse("\n".join(lines))):  # temporaries a later line may use (CSE)
+        for node in ast.walk(ast.parse("\n".join(lines)) if keep else ast.Module([], [])):  # temporaries (CSE)
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id not in produced:
                 self.values[node.id] = scope[node.id]
                 self.used.add(node.id)
@@ -590,9 +591,12 @@ class _Recorder(engine.Observer):
             # SGD._update's plain case written out; momentum and weight decay stay 0 (a guard), lr is read here
             self.plain_sgd.append(optimizer)
             lines = [f"lr = float({name}.lr)"]
+            self.values["lr"] = float(optimizer.lr)
             for p in optimizer.params:
                 if p.grad is not None:  # whether it has one is the same at every replay (the guards)
-                    lines.append(f"{self.value_of[id(p)]} -= lr * {self.tensor_name[id(p)]}.grad.data")
+                    step = self._name(f"step_{self.value_of[id(p)]}")
+                    self.values[step] = float(optimizer.lr) * p.grad.data  # for checking the lines written later
+                    lines += [f"{step} = lr * {self.tensor_name[id(p)]}.grad.data", f"{self.value_of[id(p)]} -= {step}"]
             self._emit(f"{kind} update: p ← p − lr·∇p (lr read at every call)", lines)
         else:
             self._emit(f"{kind} update (its own code; reads lr & co. at every call)", [f"{name}._update()"])
@@ -647,6 +651,7 @@ class Capture:
         ret = ", ".join(f"Tensor._make({n})" for n in names) + ("," if is_tuple and len(names) == 1 else "")
         guards = _guards(recorder)
         lines = _without_dead_code(recorder, _fold_constants(recorder, recorder.lines), names)
+        lines = _into_buffers(recorder, lines, names)
         body = (["# guards: what this capture depended on; if one fails, tl.jit captures again",
                  "if not (", *(f"    {g}" if i == 0 else f"    and {g}" for i, g in enumerate(guards)), "):",
                  "    return MISS", "# the step"]
@@ -731,6 +736,81 @@ def _without_dead_code(r: _Recorder, lines: list[str], results: list[str]) -> li
 
 def _is_block_comment(line: str) -> bool:
     return line.startswith("# ") and not line.endswith(_FOLDED)
+
+
+_UFUNCS = {ast.Add: "np.add", ast.Sub: "np.subtract", ast.Mult: "np.multiply", ast.Div: "np.true_divide"}
+
+
+def _in_place(node: ast.stmt | None) -> str | None:
+    """The name an ``np.f(name, out=name)`` statement overwrites, else None."""
+    if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and node.value.args
+            and isinstance(node.value.args[0], ast.Name)):
+        out = [k.value for k in node.value.keywords if k.arg == "out"]
+        if out and isinstance(out[0], ast.Name) and out[0].id == node.value.args[0].id:
+            return out[0].id
+    return None
+
+
+def _may_alias(value: ast.expr) -> bool:
+    """Whether an expression's result may share memory with a value it reads (a name, ``x.T``, a reshape)."""
+    if isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Constant)):
+        return False
+    if isinstance(value, ast.Call):
+        name = ast.unparse(value.func)
+        return not (name.startswith("np.") and name not in ("np.asarray", "np.moveaxis") or name.endswith(".sum"))
+    return True
+
+
+def _into_buffers(r: _Recorder, lines: list[str], results: list[str]) -> list[str]:
+    """An elementwise result that never leaves the step (not returned, not stored as a .grad, not handed to a
+    Function) is written into a buffer allocated once, with ``out=``: numpy computes each element the same way
+    whatever the output array, so the bits are the same, minus an allocation per value and step. Each rewritten
+    line is checked on the capture's arrays all the same."""
+    nodes = [_statement(line) for line in lines]
+    stores = [name for node in nodes if isinstance(node, ast.Assign) for name in _names(node, ast.Store)]
+    escaping = set(results)
+    for node in nodes:
+        if node is None:
+            continue
+        if not (isinstance(node, (ast.Assign, ast.AugAssign)) and _is_pure_assignment(node)) and not _in_place(node):
+            escaping |= _names(node, ast.Load)  # handed to a Function, an optimizer, a .grad
+        for call in ast.walk(node):
+            if isinstance(call, ast.Call) and getattr(call.func, "attr", "") == "_make":
+                escaping |= _names(call, ast.Load)
+    fresh = {}  # name -> its BinOp/UnaryOp assignment: an elementwise result, a new array of its own
+    for i, node in enumerate(nodes):
+        if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and len(node.targets) == 1
+                and (isinstance(node.value, ast.BinOp) and type(node.value.op) in _UFUNCS
+                     or isinstance(node.value, ast.UnaryOp) and isinstance(node.value.op, ast.USub))):
+            fresh[node.targets[0].id] = i
+    changed = True
+    while changed:  # a view or alias of a value (x.T, x.reshape(...), y = x) escapes with what it flows into
+        changed = False
+        for node in nodes:
+            if isinstance(node, ast.Assign) and _names(node, ast.Store) & escaping and _may_alias(node.value):
+                new = _names(node.value, ast.Load) - escaping
+                if new:
+                    escaping |= new
+                    changed = True
+    out = list(lines)
+    for name, i in fresh.items():
+        value = r.values.get(name)
+        if (name in escaping or stores.count(name) != 1 or not isinstance(value, np.ndarray) or value.ndim == 0
+                or name in r.namespace):
+            continue
+        node = nodes[i].value
+        buffer = r._global(f"buffer_{name}", np.empty_like(value))
+        if isinstance(node, ast.BinOp):
+            call = f"{_UFUNCS[type(node.op)]}({ast.unparse(node.left)}, {ast.unparse(node.right)}, out={buffer})"
+        else:
+            call = f"np.negative({ast.unparse(node.operand)}, out={buffer})"
+        rewritten = f"{name} = {call}"
+        scope = {**r.namespace, **r.values}
+        with np.errstate(all="ignore"):
+            exec(lines[i], scope)  # noqa: S102 - the line as it was, on the capture's arrays
+        if r._checked([rewritten], {name: scope[name]}, keep=False):
+            out[i] = rewritten
+    return out
 
 
 def _guards(r: _Recorder) -> list[str]:
