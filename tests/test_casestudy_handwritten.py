@@ -19,9 +19,11 @@ from tinygrad_lite import casestudy
 from tinygrad_lite.casestudy.handwritten import forward, sigmoid, train_numpy
 from tinygrad_lite.casestudy.protocol import half_sse_loss, split_and_init
 
-# The article's loop over seeds 0-99: min and max of the same five figures.
-ARTICLE_SPREAD_MIN = (68.00, 64.00, 54, 50, 0.0001)
-ARTICLE_SPREAD_MAX = (99.98, 99.47, 100, 100, 24.0)
+# The article's loop over seeds 0-99: min and max of the same five figures, the widest over the seven kernels
+# (docs/article.md): seed 92 diverges on six of them, not on Prescott, and ends further out on Nehalem and
+# Sandybridge.
+ARTICLE_SPREAD_MIN = (67.49, 61.99, 53, 48, 0.0001)
+ARTICLE_SPREAD_MAX = (99.98, 99.47, 100, 100, 24.38)
 # The article's loop at seed 5, its most stable seed of 0-9: over the seven kernels its figures moved by at
 # most 1.2e-4 in a percentage and 2.1e-7 in the loss (under a 1e-15 scaling of the weights 2.8e-5 and 9e-8).
 ARTICLE_SEED5 = (98.31812, 94.30009, 99, 92, 1.216182)

@@ -25,13 +25,13 @@ METRICS_NOTE = (
     "art = (1 − mean|Y − out|)·100, what the article calls accuracy: a distance between the outputs and the "
     "one-hot targets; cls = the true classification accuracy (the largest output is the right species)."
 )
-#: The reference table of docs/article.md: the article's hand-written loop over seeds 0–99, min / median / max
-#: of each figure; ``a–b`` where the figure moves with the CPU's BLAS kernel (see docs/iris.md).
+#: The reference table of docs/article.md: the article's hand-written loop over seeds 0–99, min / median / max of
+#: each figure; ``a–b`` is the range over seven CPUs' BLAS kernels, where the figure moves with the CPU.
 REFERENCE = {
-    "article": ("68.00 / 97.59 / 99.98", "64.00 / 95.55 / 99.47", "54 / 98 / 100", "50 / 94 / 100",
-                "0.0001 / 1.71 / 24.0"),
-    "corrected": ("97.29 / 99.07 / 99.87", "92.72 / 97.01 / 99.86", "96 / 99 / 100", "90 / 96 / 100",
-                  "0.0021 / 1.01 / 2.60"),
+    "article": ("67.50–95.27 / 97.56–97.66 / 99.98", "62.00–90.26 / 95.55–95.57 / 99.32–99.47", "53–95 / 98 / 100",
+                "48–86 / 94 / 100", "0.0001 / 1.6665–1.7662 / 3.5142–24.38"),
+    "corrected": ("97.29–97.39 / 99.07 / 99.87", "92.72 / 96.87–97.06 / 99.86", "96–97 / 99 / 100", "90 / 96 / 100",
+                  "0.0021 / 1.0126–1.0133 / 2.2692–2.5992"),
 }
 FIGURES = ("art train %", "art val %", "cls train %", "cls val %", "final L")
 
