@@ -203,8 +203,8 @@ _FORWARD: dict[str, Callable[..., list[str]]] = {
     "Where": lambda c, a, out: [f"{out} = np.where({a[0]}, {a[1]}, {a[2]})"],
     "Linear": lambda c, a, out: [f"{out} = {a[0]} @ {a[1]}.T"] + ([] if a[2] == "None" else [f"{out} += {a[2]}"]),
     "SquaredError": lambda c, a, out: [  # x − y is kept for the backward (ops.py computes it again)
-        f"{out}_diff = {a[0]} - {a[1]}", f"{out} = {out}_diff * {out}_diff",
-        f"{out} = {_reduced(out, c.reduction_, c.count_)}"],
+        f"{out}_diff = {a[0]} - {a[1]}", f"{out}_squares = {out}_diff * {out}_diff",
+        f"{out} = {_reduced(out + '_squares', c.reduction_, c.count_)}"],
     "NegativeLogLikelihood": lambda c, a, out: [
         f"{out} = -np.add.reduce({a[0]} * {a[1]}, axis={a[2]})", f"{out} = {_reduced(out, c.reduction, c.count)}"],
     "LogSoftmax": lambda c, a, out: [  # ops._shifted_logsumexp, for an axis with elements and finite maxima
