@@ -6,12 +6,15 @@ Function's forward, each node's backward, each gradient unbroadcast, added, or s
 ``zero_grad`` and each optimizer update. The engine's rule (its module docstring) is that a step computes on
 arrays nowhere else, so the list is the whole step.
 
-**Program → code.** Each report becomes one line of Python that calls the same numpy code on the same kind of
-values: ``sigmoid3 = Sigmoid.forward(op3, linear2)``, ``grad_w0 = unbroadcast(grad_w0_1, ...)``,
-``w0_t.grad = Tensor._make(grad_w0)``, ``opt0._update()``. Values get names from the parameters they hold
-(``w0`` for ``0.weight``) or the operation that made them. The lines become the source of one function,
-compiled once; every replay is one call of it, with no Tensors, no graph and none of the user's Python. The
-calls are the same ones in the same order as eager, so the results are the same, bit for bit.
+**Program → code.** Each report becomes lines of Python doing the same numpy calls in the same order: a
+built-in Function's forward or backward written out (``sigmoid = np.tanh(...)``), any other Function called
+(``Cube.forward(op_cube, x)``), ``w0_t.grad = Tensor._make(grad_w0)``, ``w0 -= step_w0``. Every written-out
+block is run on the capture's own arrays and must reproduce them bit for bit, else the Function is called.
+Values are named after the parameters they hold (``w0`` for ``0.weight``) or the operation that made them.
+Then, without changing a bit: values from constants only are computed once (folded), unread assignments go,
+and elementwise values that never leave the step are written into buffers allocated once (``out=``). The
+lines become one function, its guards first, compiled once; a replay is one call of it, with no Tensors, no
+graph and none of the user's Python.
 
 **Guards.** A replay runs only while what the capture depended on still holds: the shapes, dtypes and
 requires_grad of the Tensor arguments and whether each has a ``.grad``, the type and value of every other
@@ -48,7 +51,7 @@ __all__ = ["jit", "Jitted"]
 
 
 # --------------------------------------------------------------------------------------------------------------
-# What a call depends on, besides the parameters: its arguments and grad mode
+# What a call depends on, besides the parameters: its arguments, and what the function can reach
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -69,20 +72,12 @@ def _constant_key(value: Any, where: str) -> Any:
     return type(value), (repr(value) if isinstance(value, float) else value)
 
 
-def _signature(args: tuple, kwargs: dict) -> tuple[tuple, list[Tensor]]:
-    """The cache key of a call, and its Tensor arguments in order (positional, then keywords by name)."""
-    key: list[Any] = [engine.is_grad_enabled()]
-    tensors: list[Tensor] = []
+def _check_arguments(args: tuple, kwargs: dict) -> None:
+    """Refuse arguments a capture cannot depend on: lists, unhashable objects, tensors inside containers."""
     named = [(f"argument {i}", a) for i, a in enumerate(args)]
-    named += [(f"argument {name!r}", kwargs[name]) for name in sorted(kwargs)]
-    for (where, a), name in zip(named, [None] * len(args) + sorted(kwargs)):
-        if isinstance(a, Tensor):
-            alias = next((i for i, t in enumerate(tensors) if t is a), -1)  # the same tensor passed twice
-            key.append((name, a.data.shape, a.data.dtype, a.requires_grad, a.grad is None, alias))
-            tensors.append(a)
-        else:
-            key.append((name, _constant_key(a, where)))
-    return tuple(key), tensors
+    for where, a in named + [(f"argument {name!r}", kwargs[name]) for name in sorted(kwargs)]:
+        if not isinstance(a, Tensor):
+            _constant_key(a, where)
 
 
 def _reachable(fn: Callable, depth: int = 3) -> tuple[list, list, set]:
@@ -901,7 +896,7 @@ class Jitted:
         return self.captures[-1].source
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if engine._seam.observer is not None:  # its replay would run code the outer capture never sees
+        if engine.current_observer() is not None:  # its replay would run code the outer capture never sees
             raise RuntimeError("jit: a jitted function cannot be called while another one is being captured")
         if not kwargs and len(args) == self._newest_arity:  # the usual call: the newest capture, first
             with self._lock:
@@ -922,7 +917,7 @@ class Jitted:
             return self._capture(args, kwargs, kwnames, values)
 
     def _capture(self, args: tuple, kwargs: dict, kwnames: tuple, values: tuple) -> Any:
-        _signature(args, kwargs)  # refuses arguments a capture cannot depend on (lists, tensors in tuples)
+        _check_arguments(args, kwargs)
         modules, optimizers, reachable = _reachable(self.fn)
         names = [self._arg_names[i] if i < len(self._arg_names) and self._arg_names[i] not in kwargs
                  else f"arg{i}" for i in range(len(args))] + list(kwnames)
