@@ -336,3 +336,31 @@ def test_calls_with_other_numbers_of_arguments_and_keywords_find_their_captures(
     for args, kwargs in calls:
         assert np.array_equal(jitted(*args, **kwargs).data, f(*args, **kwargs).data)
     assert len(jitted.captures) == 3
+
+
+def test_backward_twice_with_retain_graph_and_functions_that_are_called_not_inlined():
+    """A 3-D input keeps Linear a call of its Function, and Exp and Pow are not written out: their saved arrays
+    must survive the first of two backward passes."""
+    def make():
+        tl.manual_seed(0)
+        m = nn.Sequential(nn.Linear(3, 4, dtype=np.float64), nn.Tanh(), nn.Linear(4, 2, dtype=np.float64))
+        return m, optim.SGD(m.parameters(), lr=0.1)
+
+    (eager_model, eager_opt), (jit_model, jit_opt) = make(), make()
+
+    def step(model, opt, x):
+        opt.zero_grad()
+        out = model(x)
+        loss = (out**2).mean() + out.exp().sum() * 0.01
+        loss.backward(retain_graph=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    jitted = tl.jit(lambda x: step(jit_model, jit_opt, x))
+    rs = np.random.RandomState(0)
+    for _ in range(4):
+        x = Tensor(rs.standard_normal((2, 5, 3)))
+        assert step(eager_model, eager_opt, x).data.tobytes() == jitted(x).data.tobytes()
+    _same_params(eager_model, jit_model)
+    assert "Exp.backward(" in jitted.source and len(jitted.captures) == 1

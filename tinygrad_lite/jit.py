@@ -520,7 +520,7 @@ class _Recorder(engine.Observer):
         targets = ", ".join(n or "_" for n in gs) + ("," if type(returned) is tuple and len(gs) == 1 else "")
         lines = [f"{targets} = {self._class(cls)}.backward({op}, {g})"]
         if node.saved_tensors:
-            lines.append(f"{op}.saved_tensors = ()  # released, as eager backward does")
+            lines.append(f"{op}{_RELEASE}")
         self._emit(f"{cls.__name__} backward{self.layer_of.get(id(node), '')} (a call of the Function)", lines)
 
     def unbroadcast(self, grad: Any, result: Any, shape: tuple, dtype: np.dtype) -> None:
@@ -645,7 +645,8 @@ class Capture:
         names = [recorder.value_of.get(id(o)) or recorder._tensor(o) for o in outputs]
         ret = ", ".join(f"Tensor._make({n})" for n in names) + ("," if is_tuple and len(names) == 1 else "")
         guards = _guards(recorder)
-        lines = _without_dead_code(recorder, _fold_constants(recorder, recorder.lines), names)
+        lines = _released_once(recorder.lines)
+        lines = _without_dead_code(recorder, _fold_constants(recorder, lines), names)
         lines = _into_buffers(recorder, lines, names)
         body = (["# guards: what this capture depended on; if one fails, tl.jit captures again",
                  "if not (", *(f"    {g}" if i == 0 else f"    and {g}" for i, g in enumerate(guards)), "):",
@@ -679,6 +680,15 @@ def _is_pure_assignment(node: ast.stmt | None) -> bool:
         return False
     calls = [n.func for n in ast.walk(node.value) if isinstance(n, ast.Call)]
     return not any((f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")) in _IMPURE_CALLS for f in calls)
+
+
+_RELEASE = ".saved_tensors = ()  # released, as eager backward does"
+
+
+def _released_once(lines: list[str]) -> list[str]:
+    """A node's saved arrays are released after its last backward only (``retain_graph=True`` runs it twice)."""
+    last = {line: i for i, line in enumerate(lines) if line.endswith(_RELEASE)}
+    return [line for i, line in enumerate(lines) if not line.endswith(_RELEASE) or last[line] == i]
 
 
 def _fold_constants(r: _Recorder, lines: list[str]) -> list[str]:
