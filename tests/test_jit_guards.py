@@ -364,3 +364,32 @@ def test_backward_twice_with_retain_graph_and_functions_that_are_called_not_inli
         assert step(eager_model, eager_opt, x).data.tobytes() == jitted(x).data.tobytes()
     _same_params(eager_model, jit_model)
     assert "Exp.backward(" in jitted.source and len(jitted.captures) == 1
+
+
+def test_what_a_step_returns_or_stores_is_never_a_reused_buffer():
+    """Buffers hold only values that stay inside the step: returned tensors and gradients of one call keep their
+    values after the next call, as eagerly."""
+    tl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4, dtype=np.float64), nn.Sigmoid(), nn.Linear(4, 2, dtype=np.float64))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    @tl.jit
+    def step(x, y):
+        opt.zero_grad()
+        out = model(x)
+        h = out.reshape(-1) * 2.0
+        loss = F.mse_loss(out, y) + (h * h).sum()
+        loss.backward()
+        opt.step()
+        return out, h, loss
+
+    rs = np.random.RandomState(0)
+    kept = []
+    for _ in range(4):
+        results = step(Tensor(rs.standard_normal((5, 3))), Tensor(rs.standard_normal((5, 2))))
+        grads = [p.grad for p in model.parameters()]
+        kept.append([(t, t.data.copy()) for t in (*results, *grads)])
+    for generation in kept:
+        for tensor, values in generation:
+            assert np.array_equal(tensor.data, values)
+    assert "out=buffer_" in step.source

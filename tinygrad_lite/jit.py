@@ -756,13 +756,18 @@ def _in_place(node: ast.stmt | None) -> str | None:
     return None
 
 
+_VIEWS = {"reshape", "swapaxes", "transpose", "view", "ravel", "squeeze", "astype", "asarray", "moveaxis",
+          "broadcast_to", "expand_dims"}  # calls whose result may be (a view of) their argument
+
+
 def _may_alias(value: ast.expr) -> bool:
     """Whether an expression's result may share memory with a value it reads (a name, ``x.T``, a reshape)."""
     if isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Constant)):
         return False
-    if isinstance(value, ast.Call):
-        name = ast.unparse(value.func)
-        return not (name.startswith("np.") and name not in ("np.asarray", "np.moveaxis") or name.endswith(".sum"))
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+        if value.func.attr in _VIEWS:
+            return True
+        return not (value.func.attr == "sum" or ast.unparse(value.func).startswith("np."))  # numpy: a new array
     return True
 
 
