@@ -7,11 +7,14 @@ execute (at least Prescott, Nehalem, Sandybridge, Haswell and Zen; SkylakeX and 
 AVX-512) in its own process:
 
     python tools/blas_kernels.py tests                 # pytest -m trajectory under each kernel: a results table
+    python tools/blas_kernels.py tests -- -k corrected  # more pytest arguments go after --
     python tools/blas_kernels.py figures --seeds 0-9   # the case study's figures: their spread over the kernels
 
-``tests`` exits non-zero when any kernel fails. ``figures`` prints, for every seed, variant and figure, the
-smallest and largest value over the kernels, in the precision docs/iris.md shows them; that is how the tables of
-docs/iris.md and docs/article.md were made (``--save DIR`` keeps each kernel's raw figures as JSON).
+``tests`` exits non-zero when any kernel fails, or when a run did not use the kernel it asked for (OpenBLAS
+ignores a name it does not know; another BLAS library ignores the variable). ``figures`` prints, for every seed,
+variant and figure, the smallest and largest value over the kernels, in the precision docs/iris.md shows them;
+that is how the tables of docs/iris.md and docs/article.md were made (``--save DIR`` keeps each kernel's raw
+figures as JSON).
 """
 
 from __future__ import annotations
@@ -37,6 +40,17 @@ KERNELS = {
     "SkylakeX": {"avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512cd"},
     "Cooperlake": {"avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512cd", "avx512_bf16"},
 }
+
+
+#: What OpenBLAS reports (threadpoolctl's ``architecture``) when a kernel is forced: some share another's code.
+REPORTED_AS = {"Prescott": {"Prescott", "Katmai"}, "Zen": {"Zen", "Haswell"}, "Cooperlake": {"Cooperlake", "SkylakeX"}}
+
+
+def kernel_was_used(requested: str | None, reported: str) -> bool:
+    """Whether the kernel a run reported is the one it asked for: OpenBLAS silently ignores a name it does not
+    know, and a numpy built on another BLAS ignores the variable altogether, which would make a check pass
+    without checking anything."""
+    return requested is None or reported in REPORTED_AS.get(requested, {requested})
 
 
 def runnable_kernels() -> list[str]:
@@ -72,11 +86,16 @@ def _in_parallel(fn, kernels: list[str | None]) -> list:
 
 
 def _blas_line(output: str) -> str:
-    """The kernel the run really used, from the header line tests/conftest.py prints."""
+    """The BLAS library and kernel the run really used, from the header line tests/conftest.py prints."""
     for line in output.splitlines():
         if line.startswith("BLAS:"):
             return line.removeprefix("BLAS:").strip()
     return "?"
+
+
+def _kernel_of(blas: str) -> str:
+    """``Haswell`` from ``openblas 0.3.31, kernel Haswell``; ``?`` when no OpenBLAS kernel is named."""
+    return blas.rpartition("kernel ")[2] if "kernel " in blas else "?"
 
 
 def _summary_line(output: str) -> str:
@@ -90,8 +109,12 @@ def run_tests(kernels: list[str | None], pytest_args: list[str]) -> int:
     print(f"{'OPENBLAS_CORETYPE':<18} {'kernel in use':<40} result")
     failed = 0
     for kernel, proc in zip(kernels, results, strict=True):
-        print(f"{kernel or '(default)':<18} {_blas_line(proc.stdout):<40} {_summary_line(proc.stdout)}")
-        if proc.returncode != 0:
+        blas = _blas_line(proc.stdout)
+        print(f"{kernel or '(default)':<18} {blas:<40} {_summary_line(proc.stdout)}")
+        if not kernel_was_used(kernel, _kernel_of(blas)):
+            failed += 1
+            sys.stderr.write(f"\n--- {kernel}: the run used {blas!r}, not the kernel it asked for ---\n")
+        elif proc.returncode != 0:
             failed += 1
             sys.stderr.write(f"\n--- {kernel or 'default'} failed (exit {proc.returncode}) ---\n")
             sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-2000:])
@@ -116,7 +139,7 @@ def _kernel_in_use() -> str:
         return "?"
     import numpy  # noqa: F401 - threadpoolctl sees only the libraries already loaded
 
-    names = [f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
+    names = [f"{i['internal_api']} {i.get('version')}, kernel {i.get('architecture')}" for i in threadpool_info()
              if i["user_api"] == "blas"]
     return ", ".join(names) or "?"
 
@@ -167,6 +190,9 @@ def run_figures(kernels: list[str | None], seeds: str, variants: str, steps: int
             sys.stderr.write(f"{kernel}: measuring failed\n{proc.stderr[-3000:]}")
             return 1
         measured.append(json.loads(proc.stdout))
+        if not kernel_was_used(kernel, _kernel_of(measured[-1]["kernel"])):
+            sys.stderr.write(f"{kernel}: the run used {measured[-1]['kernel']!r}, not the kernel it asked for\n")
+            return 1
         if save is not None:
             save.mkdir(parents=True, exist_ok=True)
             (save / f"{kernel or 'default'}.json").write_text(proc.stdout)
@@ -202,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     kernels: list[str | None] = args.kernels.split(",") if args.kernels else list(runnable_kernels())
     if not kernels:
         print("not an x86-64 Linux machine: only the default BLAS kernel runs")
+        kernels = [None]
+    elif not _kernel_in_use().startswith("openblas"):
+        print(f"numpy's BLAS is not OpenBLAS ({_kernel_in_use()}): kernels cannot be forced; only the default runs")
         kernels = [None]
     if args.mode == "tests":
         return run_tests(kernels, args.pytest_args)
