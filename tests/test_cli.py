@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -69,7 +70,7 @@ def test_parse_seeds(spec: str, seeds: list[int]) -> None:
     assert parse_seeds(spec) == seeds
 
 
-@pytest.mark.parametrize("spec", ["", "a", "3-1", "-1", "0-", "1.5"])
+@pytest.mark.parametrize("spec", ["", "a", "3-1", "-1", "0-", "1.5", "0-99999999999", "0-5000,6000-11000"])
 def test_parse_seeds_rejects(spec: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         parse_seeds(spec)
@@ -182,6 +183,18 @@ def test_missing_extra_is_named_before_training(
     monkeypatch.setitem(sys.modules, module, None)  # import fails, as when it is not installed
     err = _exit_2_before_training(capsys, argv)
     assert f"needs the {module} package: pip install '{extra}'" in err
+
+
+def test_an_installed_but_broken_extra_is_named_before_training(tmp_path: Path) -> None:
+    broken = tmp_path / "site" / "matplotlib"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('broken on purpose')\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tinygrad_lite", "iris", "--quiet", "--plot", str(tmp_path / "loss.png")],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(broken.parent)},
+    )
+    assert proc.returncode == 2 and proc.stdout == ""  # nothing ran: no header, no table
+    assert "--plot needs the matplotlib package, which fails to import (broken on purpose)" in proc.stderr
 
 
 @pytest.mark.parametrize("argv", [["iris", "--graph", "graph.svg"], ["graph", "-o", "graph.png"]])

@@ -28,9 +28,13 @@ _GRAPH_FORMATS = ("svg", "png", "pdf", "gv", "dot")  # what viz.render writes
 # ------------------------------------------------------------------------------------------- argument types
 
 
+MAX_SEEDS = 10_000  # each seed is a full training run: more would take days, and the list itself could fill memory
+
+
 def parse_seeds(text: str) -> list[int]:
-    """``"0-9"`` → 0..9, ``"0,2,3"`` → [0, 2, 3], and mixtures such as ``"0-3,7"``; no repeats."""
-    seeds: list[int] = []
+    """``"0-9"`` → 0..9, ``"0,2,3"`` → [0, 2, 3], and mixtures such as ``"0-3,7"``; no repeats; at most
+    :data:`MAX_SEEDS` seeds."""
+    seeds: dict[int, None] = {}  # ordered, and a repeat costs nothing to skip
     for part in text.split(","):
         part = part.strip()
         lo, dash, hi = part.partition("-")
@@ -42,8 +46,10 @@ def parse_seeds(text: str) -> list[int]:
             ) from None
         if first < 0 or last < first:
             raise argparse.ArgumentTypeError(f"invalid seed range {part!r}: need 0 <= first <= last")
-        seeds += [s for s in range(first, last + 1) if s not in seeds]
-    return seeds
+        if len(seeds) + last - first + 1 > MAX_SEEDS:
+            raise argparse.ArgumentTypeError(f"too many seeds in {text!r}: at most {MAX_SEEDS:,} runs")
+        seeds.update(dict.fromkeys(range(first, last + 1)))
+    return list(seeds)
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -93,9 +99,13 @@ def missing_extra(module: str, extra: str, purpose: str) -> str | None:
 
     Checked before training starts, so that a missing package ends the run at once instead of after
     100,000 steps."""
-    if importlib.util.find_spec(module) is not None:
-        return None
-    return f"{purpose} needs the {module} package: pip install 'tinygrad-lite[{extra}]'"
+    try:
+        importlib.import_module(module)  # not just found: a broken install fails here, not after training
+    except ImportError as error:
+        installed = importlib.util.find_spec(module) is not None  # but broken
+        why = f"the {module} package, which fails to import ({error})" if installed else f"the {module} package"
+        return f"{purpose} needs {why}: pip install 'tinygrad-lite[{extra}]'"
+    return None
 
 
 def check_output_path(path: str, what: str) -> str | None:
