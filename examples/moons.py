@@ -17,7 +17,7 @@ import numpy as np
 
 import tinygrad_lite as tl
 from tinygrad_lite import Tensor, nn, optim
-from tinygrad_lite.cli import plot_problem
+from tinygrad_lite.cli import PLOT_FORMATS, int_at_least, path_with_suffix, plot_problem, positive_float
 from tinygrad_lite.nn import functional as F
 
 
@@ -89,12 +89,13 @@ def plot_decision_boundary(model: nn.Module, X: np.ndarray, y: np.ndarray, path:
 def main(argv: Sequence[str] | None = None) -> float:
     """Train on the moons and return the training accuracy in percent."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--points", type=int, default=200, help="number of points (default 200)")
+    parser.add_argument("--points", type=int_at_least(2), default=200, help="number of points (default 200)")
     parser.add_argument("--noise", type=float, default=0.15, help="noise standard deviation (default 0.15)")
-    parser.add_argument("--steps", type=int, default=500, help="Adam steps, full batch (default 500)")
-    parser.add_argument("--lr", type=float, default=0.02, help="learning rate (default 0.02)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data and the initial weights")
-    parser.add_argument("--plot", metavar="PATH", help="save the decision boundary, e.g. moons.png")
+    parser.add_argument("--steps", type=int_at_least(1), default=500, help="Adam steps, full batch (default 500)")
+    parser.add_argument("--lr", type=positive_float, default=0.02, help="learning rate (default 0.02)")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the data and the initial weights")
+    parser.add_argument("--plot", metavar="PATH", type=path_with_suffix(PLOT_FORMATS),
+                        help="save the decision boundary, e.g. moons.png")
     args = parser.parse_args(argv)
     if args.plot and (problem := plot_problem(args.plot)):
         parser.error(problem)  # before training, not after it

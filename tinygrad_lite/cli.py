@@ -18,10 +18,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["main", "build_parser", "parse_seeds", "missing_extra", "check_output_path", "plot_problem"]
+__all__ = [
+    "main", "build_parser", "parse_seeds", "int_at_least", "positive_float", "path_with_suffix", "PLOT_FORMATS",
+    "missing_extra", "check_output_path", "plot_problem",
+]
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
-_PLOT_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg")  # what matplotlib writes
+PLOT_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg")  # what matplotlib writes
 _GRAPH_FORMATS = ("svg", "png", "pdf", "gv", "dot")  # what viz.render writes
 
 
@@ -52,7 +55,7 @@ def parse_seeds(text: str) -> list[int]:
     return list(seeds)
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
+def int_at_least(minimum: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text.replace("_", ""))
@@ -66,7 +69,7 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-def _path_with_suffix(suffixes: tuple[str, ...]) -> Callable[[str], str]:
+def path_with_suffix(suffixes: tuple[str, ...]) -> Callable[[str], str]:
     """A path whose extension names one of ``suffixes`` (the output format comes from it)."""
 
     def parse(text: str) -> str:
@@ -81,7 +84,7 @@ def _path_with_suffix(suffixes: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -201,16 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seeds = iris.add_mutually_exclusive_group()
     # default None, not 0: argparse lets a mutually exclusive option through when its value is the default
-    seeds.add_argument("--seed", type=_int_at_least(0), help="seed of the split and weights (default 0)")
+    seeds.add_argument("--seed", type=int_at_least(0), help="seed of the split and weights (default 0)")
     seeds.add_argument("--seeds", type=parse_seeds, metavar="LIST",
                        help="several seeds, e.g. 0-9 or 0,2,3: prints min / median / max of each figure")
-    iris.add_argument("--steps", type=_int_at_least(1), default=100_000, help="training steps (default 100000)")
-    iris.add_argument("--lr", type=_positive_float, default=0.1, help="learning rate (default 0.1)")
-    iris.add_argument("--hidden", type=_int_at_least(1), default=5, help="hidden units (default 5)")
+    iris.add_argument("--steps", type=int_at_least(1), default=100_000, help="training steps (default 100000)")
+    iris.add_argument("--lr", type=positive_float, default=0.1, help="learning rate (default 0.1)")
+    iris.add_argument("--hidden", type=int_at_least(1), default=5, help="hidden units (default 5)")
     iris.add_argument("--dtype", choices=sorted(_DTYPES), default="float64", help="float type (default float64)")
-    iris.add_argument("--plot", metavar="PATH", type=_path_with_suffix(_PLOT_FORMATS),
+    iris.add_argument("--plot", metavar="PATH", type=path_with_suffix(PLOT_FORMATS),
                       help="save the error curve (mean|Y − out| per iteration), e.g. loss.png")
-    iris.add_argument("--graph", metavar="PATH", type=_path_with_suffix(_GRAPH_FORMATS),
+    iris.add_argument("--graph", metavar="PATH", type=path_with_suffix(_GRAPH_FORMATS),
                       help="render one training step's graph (forward and loss), e.g. graph.svg (needs Graphviz)")
     iris.add_argument("--jit", action=argparse.BooleanOptionalAction, default=True,
                       help="framework variant: run the step tl.jit compiled once (default), or with --no-jit "
@@ -228,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw the classic scalar example o = tanh(x1·w1 + x2·w2 + b) with values and gradients",
         description="Render the computation graph of a one-neuron scalar expression after backward().",
     )
-    graph.add_argument("--output", "-o", metavar="PATH", default="graph.svg", type=_path_with_suffix(_GRAPH_FORMATS),
+    graph.add_argument("--output", "-o", metavar="PATH", default="graph.svg", type=path_with_suffix(_GRAPH_FORMATS),
                        help="output file, its format from the extension: .svg, .png, .pdf, .gv (default graph.svg)")
     graph.set_defaults(handler=_cmd_graph)
     return parser

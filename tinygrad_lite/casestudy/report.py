@@ -111,10 +111,10 @@ def _seed_list(seeds: Sequence[int]) -> str:
     return ",".join(str(s) for s in seeds)
 
 
-def plot_history(results: Sequence[Any], path: str | Path, max_points: int = 2000) -> Path:
+def plot_history(results: Sequence[CaseStudyResult], path: str | Path, max_points: int = 2000) -> Path:
     """Save the curve the article plots, mean|Y − out| against the iteration, one line per run.
 
-    Each run is a :class:`CaseStudyResult`, or anything with its ``variant``, ``seed`` and ``history``.
+    Each run is a :class:`CaseStudyResult` (its ``variant``, ``seed`` and ``history`` are drawn).
 
     matplotlib is imported here, with the headless Agg backend; long runs are thinned to ``max_points``
     points per line, which changes nothing visible.
