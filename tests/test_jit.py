@@ -178,9 +178,9 @@ def test_the_iris_step_is_plain_numpy_named_after_parameters_with_the_update_las
 def test_the_listing_in_docs_jit_is_the_generated_step():
     from pathlib import Path
 
-    from tinygrad_lite.cli import iris_step_source
+    from tinygrad_lite.casestudy import step_source
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "jit.md").read_text()
     listing = doc.split("```text\n", 1)[1].split("```", 1)[0]
-    source = iris_step_source()
+    source = step_source()
     assert listing == source[source.index("    # the step"):]

@@ -265,7 +265,7 @@ def _cmd_iris(args: argparse.Namespace) -> int:
     seeds = args.seeds if args.seeds is not None else [0 if args.seed is None else args.seed]
     dtype = _DTYPES[args.dtype]
     if args.show_code:
-        print(iris_step_source(seeds[0], args.hidden, dtype, args.lr), end="")
+        print(casestudy.step_source(seeds[0], args.hidden, dtype, args.lr), end="")
         return 0
     every = max(1, min(1000, args.steps // 100))  # the bar moves in ~100 ticks: no measurable cost
     runs = [(seed, variant) for seed in seeds for variant in variants]
@@ -304,29 +304,6 @@ def _cmd_iris(args: argparse.Namespace) -> int:
         path = viz.render(casestudy.step_graph(seeds[0], args.hidden, dtype), args.graph)
         print(f"graph of one training step written to {path}")
     return 0
-
-
-def iris_step_source(seed: int = 0, hidden: int = 5, dtype: Any = np.float64, lr: float = 0.1) -> str:
-    """The source of the step tl.jit generates for the case study: the step of ``casestudy.framework.train``
-    (forward, ½·Σ(Y − out)², zero_grad, backward, SGD), captured once on the seed's training rows."""
-    import tinygrad_lite as tl
-    from tinygrad_lite import casestudy
-
-    s = casestudy.split_and_init(seed, hidden)
-    model = casestudy.build_model(s.w0.astype(dtype), s.w1.astype(dtype), dtype)
-    opt = tl.optim.SGD(model.parameters(), lr=lr)
-
-    @tl.jit
-    def train_step(X: tl.Tensor, Y: tl.Tensor) -> tuple[tl.Tensor, tl.Tensor]:
-        out = model(X)
-        loss = casestudy.loss_fn(out, Y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return out, loss
-
-    train_step(tl.Tensor(s.X_train.astype(dtype)), tl.Tensor(s.Y_train.astype(dtype)))
-    return train_step.source
 
 
 def _time_per_variant(results: Sequence[Any]) -> list[str]:

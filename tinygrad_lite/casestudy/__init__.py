@@ -7,7 +7,7 @@ true ones. The modules hold one concept each:
 - :mod:`.protocol`: the seed protocol (split, initial weights), the figures, a run's result;
 - :mod:`.handwritten`: the article's hand-written numpy loop, with its derivative as published or corrected;
 - :mod:`.framework`: the same network with tinygrad_lite, trained by ``loss.backward()``;
-- :mod:`.report`: the tables, the error curve, the graph of one training step.
+- :mod:`.report`: the tables, the error curve, the graph and the generated code of one training step.
 
 docs/article.md describes the case study; docs/iris.md walks through it.
 """
@@ -25,7 +25,7 @@ from . import framework, handwritten
 from .framework import Progress, build_model, loss_fn, train
 from .handwritten import HANDWRITTEN
 from .protocol import CaseStudyResult, CaseStudySetup, half_sse_loss, split_and_init
-from .report import format_table, plot_history, step_graph, summarize
+from .report import format_table, plot_history, step_graph, step_source, summarize
 
 __all__ = [
     "VARIANTS",
@@ -40,6 +40,7 @@ __all__ = [
     "summarize",
     "plot_history",
     "step_graph",
+    "step_source",
 ]
 
 #: The variants a run can train: the framework, then the hand-written loop corrected and as published.

@@ -15,7 +15,7 @@ import tinygrad_lite as tl
 from tinygrad_lite import Tensor, nn, optim
 from tinygrad_lite.nn import functional as F
 
-__all__ = ["build_model", "loss_fn", "train", "article_weights", "Progress"]
+__all__ = ["build_model", "loss_fn", "training_step", "train", "article_weights", "Progress"]
 
 Progress = Callable[[int, float], object]  # progress(steps_done, current loss)
 
@@ -50,6 +50,22 @@ def loss_fn(out: Tensor, Y: Tensor) -> Tensor:
     return 0.5 * F.mse_loss(out, Y, reduction="sum")
 
 
+def training_step(model: nn.Module, lr: float) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """One full-batch step of gradient descent with step ``lr`` on ``L = ½·Σ(Y − out)²``, as a function of
+    ``(X, Y)`` that returns ``(out, loss)``: forward, loss, ``zero_grad``, ``loss.backward()``, the SGD update."""
+    opt = optim.SGD(model.parameters(), lr=lr)
+
+    def train_step(X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
+        out = model(X)
+        loss = loss_fn(out, Y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return out, loss
+
+    return train_step
+
+
 def train(
     model: nn.Module,
     X: np.ndarray,
@@ -68,16 +84,7 @@ def train(
     every ``progress_every`` steps and after the last one.
     """
     X, Y = Tensor(X), Tensor(Y)
-    opt = optim.SGD(model.parameters(), lr=lr)
-
-    def step(X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
-        out = model(X)
-        loss = loss_fn(out, Y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return out, loss
-
+    step = training_step(model, lr)
     if jit:
         step = tl.jit(step)
     abs_err_sums = np.empty(steps)

@@ -10,11 +10,11 @@ import numpy as np
 
 import tinygrad_lite as tl
 
-from .framework import build_model, loss_fn
+from .framework import build_model, loss_fn, training_step
 from .protocol import ARTICLE_TRAIN_ACCURACY, ARTICLE_VAL_ACCURACY, CaseStudyResult, split_and_init
 
 __all__ = ["DESCRIPTIONS", "METRICS_NOTE", "REFERENCE", "FIGURES", "format_figure", "format_table", "summarize",
-           "plot_history", "step_graph"]
+           "plot_history", "step_graph", "step_source"]
 
 DESCRIPTIONS = {
     "framework": "tinygrad_lite nn.Sequential + optim.SGD + loss.backward(): the true gradient of ½·Σ(Y − out)²",
@@ -167,3 +167,12 @@ def step_graph(seed: int = 0, hidden: int = 5, dtype: Any = np.float64, **draw_o
     loss = loss_fn(out, tl.Tensor(s.Y_train.astype(dtype)))
     loss.backward()
     return viz.draw_graph(loss, params=model, **draw_options)
+
+
+def step_source(seed: int = 0, hidden: int = 5, dtype: Any = np.float64, lr: float = 0.1) -> str:
+    """The Python source ``tl.jit`` generates for the case study's training step (:func:`training_step`: forward,
+    ½·Σ(Y − out)², ``zero_grad``, backward, SGD), captured once on the seed's training rows."""
+    s = split_and_init(seed, hidden)
+    step = tl.jit(training_step(build_model(s.w0.astype(dtype), s.w1.astype(dtype), dtype), lr))
+    step(tl.Tensor(s.X_train.astype(dtype)), tl.Tensor(s.Y_train.astype(dtype)))
+    return step.source
