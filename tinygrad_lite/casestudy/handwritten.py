@@ -9,8 +9,8 @@ with learning rate 0.1 (docs/article.md). Two variants of the hand-written updat
 - ``"article"``: the derivative as the article wrote it, ``σ(a)(1 − σ(a))`` applied to values that already
   went through the sigmoid. That is not the gradient of any loss; only hand-written code can reproduce it.
 
-Nothing here uses the Tensor engine: it is plain numpy, every intermediate in a buffer allocated once (about
-20 µs a step), without hiding the formulas.
+Nothing here uses the Tensor engine: it is plain numpy, every intermediate in a buffer allocated once, without
+hiding the formulas.
 """
 
 from __future__ import annotations
@@ -73,6 +73,29 @@ class TrainResult(NamedTuple):
     history: np.ndarray
 
 
+def _checked_arrays(
+    X_train: np.ndarray, Y_train: np.ndarray, w0: np.ndarray, w1: np.ndarray, steps: int, callback_every: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``train_numpy``'s inputs as contiguous arrays of one float dtype (the weights copied), after checking
+    that the counts make sense and the shapes chain: X (n, i) · w0 (i, h) · w1 (h, o) against Y (n, o)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"train_numpy: steps must be a non-negative int, got {steps!r}")
+    if callback_every < 1:
+        raise ValueError(f"train_numpy: callback_every must be >= 1, got {callback_every}")
+    dtype = np.result_type(X_train, Y_train, w0, w1)
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"train_numpy: inputs must be floating point, got {dtype}")
+    X, Y = np.ascontiguousarray(X_train, dtype=dtype), np.ascontiguousarray(Y_train, dtype=dtype)
+    w0, w1 = np.array(w0, dtype=dtype, order="C"), np.array(w1, dtype=dtype, order="C")
+    chains = X.ndim == Y.ndim == w0.ndim == w1.ndim == 2 and X.shape[0] == Y.shape[0]
+    if not chains or w0.shape[0] != X.shape[1] or w1.shape != (w0.shape[1], Y.shape[1]):
+        raise ValueError(
+            f"train_numpy: shapes do not chain: X {X.shape}, Y {Y.shape}, w0 {w0.shape}, w1 {w1.shape} "
+            f"(need X (n, i), w0 (i, h), w1 (h, o), Y (n, o))"
+        )
+    return X, Y, w0, w1
+
+
 def train_numpy(
     X_train: np.ndarray,
     Y_train: np.ndarray,
@@ -88,43 +111,18 @@ def train_numpy(
 
     Each step: ``h = σ(X·w0)``, ``out = σ(h·w1)``, ``err = Y − out``, ``δ2 = err ⊙ σ'(out)``,
     ``δ1 = (δ2·w1ᵀ) ⊙ σ'(h)``, ``w1 += lr·hᵀ·δ2``, ``w0 += lr·Xᵀ·δ1`` — with ``σ'`` per ``variant``.
-    The inputs are not modified; the weights are copied. All work happens in preallocated buffers, so one
-    step costs about 20 µs. ``callback(step, w0, w1, mean_abs_err)`` (if given) runs after every
+    The inputs are not modified; the weights are copied. Every intermediate lives in a buffer allocated once
+    (docs/performance.md times this loop). ``callback(step, w0, w1, mean_abs_err)`` (if given) runs after every
     ``callback_every``-th update and after the last; the weights it sees are live, so it must not modify them.
     """
     _check_variant(variant)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"train_numpy: steps must be a non-negative int, got {steps!r}")
-    if callback_every < 1:
-        raise ValueError(f"train_numpy: callback_every must be >= 1, got {callback_every}")
-    dtype = np.result_type(X_train, Y_train, w0, w1)
-    if not np.issubdtype(dtype, np.floating):
-        raise TypeError(f"train_numpy: inputs must be floating point, got {dtype}")
-    X = np.ascontiguousarray(X_train, dtype=dtype)
-    Y = np.ascontiguousarray(Y_train, dtype=dtype)
-    w0 = np.array(w0, dtype=dtype, order="C", copy=True)
-    w1 = np.array(w1, dtype=dtype, order="C", copy=True)
-    if (
-        X.ndim != 2
-        or Y.ndim != 2
-        or w0.shape != (X.shape[1], w0.shape[-1])
-        or w1.shape
-        != (
-            w0.shape[1],
-            Y.shape[1],
-        )
-        or X.shape[0] != Y.shape[0]
-    ):
-        raise ValueError(
-            f"train_numpy: shapes do not chain: X {X.shape}, Y {Y.shape}, w0 {w0.shape}, w1 {w1.shape} "
-            f"(need X (n, i), w0 (i, h), w1 (h, o), Y (n, o))"
-        )
+    X, Y, w0, w1 = _checked_arrays(X_train, Y_train, w0, w1, steps, callback_every)
     n, n_hidden, n_out = X.shape[0], w0.shape[1], w1.shape[1]
-    lr = dtype.type(lr)
+    lr = X.dtype.type(lr)
 
     XT = np.ascontiguousarray(X.T)
-    h, dh, tmp_h, delta1 = (np.empty((n, n_hidden), dtype) for _ in range(4))
-    out, err, dout, tmp_o = (np.empty((n, n_out), dtype) for _ in range(4))
+    h, dh, tmp_h, delta1 = (np.empty((n, n_hidden), X.dtype) for _ in range(4))
+    out, err, dout, tmp_o = (np.empty((n, n_out), X.dtype) for _ in range(4))
     g0, g1 = np.empty_like(w0), np.empty_like(w1)
     history = np.empty(steps, dtype=np.float64)
     size = err.size
