@@ -26,8 +26,11 @@ ARTICLE_SPREAD_MIN = (67.49, 61.99, 53, 48, 0.0001)
 ARTICLE_SPREAD_MAX = (99.98, 99.47, 100, 100, 24.38)
 # The article's loop at seed 5, its most stable seed of 0-9: over the seven kernels its figures moved by at
 # most 1.2e-4 in a percentage and 2.1e-7 in the loss (under a 1e-15 scaling of the weights 2.8e-5 and 9e-8).
-ARTICLE_SEED5 = (98.31812, 94.30009, 99, 92, 1.216182)
-ART5_TOL, L5_TOL = 1e-3, 1e-5
+# Tolerance: about three times that.
+ARTICLE_SEED5 = (98.318117, 94.300057, 99, 92, 1.2161816)  # the middle of the measured ranges
+ART5_TOL, L5_TOL = 4e-4, 1e-6
+# Seed 0 is chaotic for the article's loop; over the seven kernels its figures spanned these ranges.
+ARTICLE_SEED0_RANGE = ((98.09, 98.47), (95.58, 96.13), (97, 98), (94, 94), (1.2433, 1.3548))
 
 
 @pytest.mark.slow
@@ -53,17 +56,19 @@ def test_article_variant_is_reproduced_where_it_is_stable() -> None:
 
 @pytest.mark.slow
 @pytest.mark.trajectory
-def test_article_variant_at_a_chaotic_seed_stays_inside_its_spread_and_above_the_corrected_loss() -> None:
-    # Seed 0 is chaotic for the article's loop: over the seven kernels its final L spans 1.2433-1.3548 and its
-    # validation figure 95.58-96.13. Only what holds on every kernel is asserted: inside the spread over 100
-    # seeds, and a loss clearly above the true gradient's.
+def test_article_variant_at_a_chaotic_seed_stays_inside_its_measured_range() -> None:
+    # Only what held on every kernel is asserted: each figure inside the range the kernels spanned (widened by
+    # half its width on each side, for a CPU whose rounding falls between them), hence inside the spread over
+    # 100 seeds, and a loss clearly above the true gradient's.
     got = casestudy.run(0, "article").figures
-    for name, value, lo, hi in zip(
-        ("art train", "art val", "cls train", "cls val", "loss"), got, ARTICLE_SPREAD_MIN, ARTICLE_SPREAD_MAX,
-        strict=True,
+    names = ("art train", "art val", "cls train", "cls val", "loss")
+    for name, value, (lo, hi), lowest, highest in zip(
+        names, got, ARTICLE_SEED0_RANGE, ARTICLE_SPREAD_MIN, ARTICLE_SPREAD_MAX, strict=True
     ):
-        assert lo <= value <= hi, f"{name} = {value} outside the article variant's spread [{lo}, {hi}]"
-    assert got[4] > CORRECTED_REFERENCE[0][4] + 0.1
+        margin = (hi - lo) / 2
+        assert lo - margin <= value <= hi + margin, f"{name} = {value} outside the measured range [{lo}, {hi}]"
+        assert lowest <= value <= highest
+    assert got[4] > CORRECTED_REFERENCE[0][4] + 0.2
 
 
 # ------------------------------------------------------------------ the update is gradient descent

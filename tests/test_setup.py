@@ -133,8 +133,8 @@ def test_make_test_fails_when_pytest_collects_no_tests(machine: Machine) -> None
     assert "Error 5" in proc.stderr
 
 
-def fake_make(machine: Machine, test_status: int) -> None:
-    machine.fake("make", f'[ "$1" = test ] && exit {test_status}; exit 0')
+def fake_make(machine: Machine, test_status: int, kernels_status: int = 0) -> None:
+    machine.fake("make", f'[ "$1" = test ] && exit {test_status}; [ "$1" = kernels ] && exit {kernels_status}; exit 0')
 
 
 @pytest.mark.parametrize("status", [0, 2])
@@ -148,6 +148,17 @@ def test_ci_passes_on_make_tests_status(machine: Machine, status: int) -> None:
     assert calls[:2] == ["make dot", "make test"]
     if status:
         assert calls == ["make dot", "make test"]  # nothing runs after a failed `make test`
+    else:
+        assert calls == ["make dot", "make test", "make kernels"]  # the trajectory tests under every kernel
+
+
+def test_ci_fails_when_a_kernel_fails(machine: Machine) -> None:
+    machine.link("bash", "dirname")
+    machine.fake("dot")
+    fake_make(machine, 0, kernels_status=1)
+    proc = machine.run(BASH, ".ci/run")
+    assert proc.returncode == 1
+    assert machine.calls() == ["make dot", "make test", "make kernels"]
 
 
 def test_ci_fails_before_testing_when_dot_could_not_be_installed(machine: Machine) -> None:
