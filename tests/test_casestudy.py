@@ -117,3 +117,17 @@ def test_full_run_reproduces_the_reference(seed: int) -> None:
     assert got[1] == pytest.approx(art_val, abs=ART_TOL)
     assert got[2:4] == (cls_train, cls_val)
     assert got[4] == pytest.approx(loss, abs=L_TOL)
+
+
+@pytest.mark.parametrize("doc", ["article.md", "iris.md"])
+def test_the_reference_table_is_the_same_in_the_docs_and_the_command_line(doc: str) -> None:
+    """The reference figures are written in three places (report.REFERENCE, docs/article.md, docs/iris.md):
+    each doc's table row for a variant holds the command line's cells, in order."""
+    from pathlib import Path
+
+    from tinygrad_lite.casestudy.report import REFERENCE
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / doc).read_text(encoding="utf-8")
+    for variant, cells in REFERENCE.items():
+        assert any(" | ".join(cells) in line for line in text.splitlines()), (doc, variant)
+

@@ -1,6 +1,6 @@
 """The project stands on its own: nothing a user receives points at files outside the repository.
 
-The package, the docs, the README, the examples, the benchmarks and the tests explain the case study in
+The package, the docs, the README, the examples, the benchmarks, the tools, CI and the tests explain the case study in
 docs/article.md; none of them may send a reader to a file they do not have or to a tracker's issue number.
 """
 
@@ -24,7 +24,8 @@ _OUTSIDE = re.compile("|".join([
 
 def _project_files() -> list[Path]:
     places = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "Makefile", ROOT / "pyproject.toml"]
-    for folder in ("tinygrad_lite", "docs", "tests", "examples", "benchmarks"):
+    places += [ROOT / ".ci" / "run"]
+    for folder in ("tinygrad_lite", "docs", "tests", "examples", "benchmarks", "tools"):
         places += [p for p in (ROOT / folder).rglob("*") if p.suffix in _SUFFIXES and "__pycache__" not in p.parts]
     return [p for p in places if p.is_file()]
 

@@ -191,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Reproduce the article's case study: L2-normalised Iris rows, one-hot labels, a 100/50 split, a "
             "4-5-3 sigmoid network without biases, uniform [-1, 1) initial weights, full-batch SGD with lr 0.1 "
-            "on ½·Σ(Y − out)², 100,000 steps, float64, and the seed protocol of docs/article.md."
+            "on ½·Σ(Y − out)², 100,000 steps, float64, and the seed protocol (docs/article.md in the source "
+            "repository)."
         ),
     )
     iris.add_argument(
