@@ -393,3 +393,32 @@ def test_what_a_step_returns_or_stores_is_never_a_reused_buffer():
         for tensor, values in generation:
             assert np.array_equal(tensor.data, values)
     assert "out=buffer_" in step.source
+
+
+def test_class_indices_out_of_range_raise_on_a_replay_too():
+    """cross_entropy's label check lives in the ClassMask operation, so a replay with new labels runs it."""
+    import numpy as np
+    import pytest
+
+    import tinygrad_lite as tl
+    from tinygrad_lite import nn, optim
+    from tinygrad_lite.nn import functional as F
+
+    model = nn.Linear(3, 4)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    @tl.jit
+    def step(x, y):
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    x = tl.Tensor(np.ones((5, 3), np.float32))
+    for _ in range(3):  # capture, then replays
+        step(x, tl.Tensor(np.array([0, 1, 2, 3, 0])))
+    weights = model.weight.data.copy()
+    with pytest.raises(ValueError, match=r"cross_entropy: class indices must lie in \[0, 4\); got values from 0 to 7"):
+        step(x, tl.Tensor(np.array([0, 1, 2, 3, 7])))
+    np.testing.assert_array_equal(model.weight.data, weights)  # refused before any update

@@ -206,7 +206,7 @@ _FORWARD: dict[str, Callable[..., list[str]]] = {
         f"{out} = {a[0]} - np.maximum.reduce({a[0]}, axis=({a[1]},), keepdims=True, initial=-inf)",
         f"{out} = {out} - np.log(np.add.reduce(np.exp({out}), axis=({a[1]},), keepdims=True))"],
     "Sum": lambda c, a, out: [f"{out} = np.add.reduce({a[0]}, axis={a[1]}, keepdims={a[2]})"],
-    "ClassMask": lambda c, a, out: [f"{out} = np.moveaxis({a[0]}[..., None] == np.arange({a[1]}), -1, {a[2]})"],
+    # ClassMask is not written out: its forward checks the labels, which change from call to call.
 }
 
 _BACKWARD: dict[str, Callable[..., list[str]]] = {

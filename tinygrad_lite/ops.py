@@ -781,12 +781,18 @@ class ArgReduce(Function):
 
 
 class ClassMask(Function):
-    """z = True at each sample's class along ``axis``, from integer class indices (a one-hot mask); no gradient."""
+    """z = True at each sample's class along ``axis``, from integer class indices (a one-hot mask); no gradient.
+    cross_entropy picks with it. The labels are checked here, in the operation, so that every path that runs
+    it (eager or a jit replay with new labels) refuses an index outside the classes instead of a silent all-False
+    row."""
 
     differentiable = False
 
     @staticmethod
     def forward(ctx, labels, classes, axis):
+        if labels.size and (labels.min() < 0 or labels.max() >= classes):
+            raise ValueError(f"cross_entropy: class indices must lie in [0, {classes}); got values from "
+                             f"{labels.min()} to {labels.max()}")
         return np.moveaxis(labels[..., None] == np.arange(classes), -1, axis)
 
 

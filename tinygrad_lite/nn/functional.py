@@ -132,10 +132,6 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
                 f"{name}: class-index target must have shape {samples_shape} for input shape {x.shape}; got target "
                 f"shape {y.shape} (for one-hot or probability targets use a float target of the input's shape)"
             )
-        labels = y.data
-        if labels.size and (labels.min() < 0 or labels.max() >= classes):
-            raise ValueError(f"{name}: class indices must lie in [0, {classes}); got values from {labels.min()} "
-                             f"to {labels.max()}")
         # -log_softmax at each sample's class: picked with a mask (an operation on the labels, as the engine's
         # rule asks) rather than by indexing with the labels' values
         mask = ops.ClassMask.apply(y, classes, axis)
