@@ -421,6 +421,17 @@ def _format_time(seconds: float) -> str:
     return f"{seconds * 1e6:,.1f} µs" if seconds < 1e-3 else f"{seconds * 1e3:,.2f} ms"
 
 
+def _cpu_name() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo; elsewhere what platform knows): timings depend on it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def performance_page(rows: list[tuple], rounds: int, blas: str, extras: list[str] | None = None) -> str:
     """docs/performance.md: the machine, one table row per (workload, system), how each target is met, and
     what limits the figures."""
@@ -433,7 +444,7 @@ def performance_page(rows: list[tuple], rounds: int, blas: str, extras: list[str
         "sees above the baseline while taking 20 steps (numpy's and Python's allocations; PyTorch's allocator "
         "is invisible to it). Before timing, the run checks that every system's losses agree after 5 steps.",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"Machine: {_cpu_name()} ({platform.machine()}), {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"numpy {np.__version__}" + (f", PyTorch {torch.__version__}" if torch is not None else ", PyTorch not "
                                      "installed") + f"; BLAS: {blas}.",
         "",

@@ -783,8 +783,8 @@ class ArgReduce(Function):
 class ClassMask(Function):
     """z = True at each sample's class along ``axis``, from integer class indices (a one-hot mask); no gradient.
     cross_entropy picks with it. The labels are checked here, in the operation, so that every path that runs
-    it (eager, or a compiled step replayed with new labels) refuses an index outside the classes instead of a silent all-False
-    row."""
+    it (eager, or a compiled step replayed with new labels) refuses an index outside the classes instead of
+    a silent all-False row."""
 
     differentiable = False
 
