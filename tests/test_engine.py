@@ -593,3 +593,112 @@ def test_argmax_argmin() -> None:
     assert x.argmax(axis=-1, keepdim=True).shape == (2, 1)
     assert x.argmax().dtype == tl.int64
     assert not tl.Tensor(np.ones(2), requires_grad=True).argmax().requires_grad
+
+
+# ------------------------------------------------------------------------ the custom Function contract
+
+
+def test_forward_or_backward_without_staticmethod_is_refused_at_class_definition() -> None:
+    with pytest.raises(TypeError, match=r"Twice\.backward must be a @staticmethod taking ctx first"):
+
+        class Twice(tl.Function):  # noqa: F841 - the definition itself must fail
+            @staticmethod
+            def forward(ctx, x):
+                return 2 * x
+
+            def backward(ctx, g):  # forgot @staticmethod
+                return 2 * g
+
+
+def _function_returning(grads):
+    class Custom(tl.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a * b
+
+        @staticmethod
+        def backward(ctx, g):
+            return grads(g)
+
+    return Custom
+
+
+@pytest.mark.parametrize("grads, count", [(lambda g: g, 1), (lambda g: (g, g, g), 3)])
+def test_backward_returning_the_wrong_number_of_gradients_names_the_function(grads, count) -> None:
+    a, b = tl.Tensor([1.0, 2.0], requires_grad=True), tl.Tensor([3.0, 4.0], requires_grad=True)
+    out = _function_returning(grads).apply(a, b).sum()
+    with pytest.raises(RuntimeError, match=rf"Custom\.backward returned {count} gradients, but forward took 2 "):
+        out.backward()
+
+
+def test_a_gradient_that_cannot_be_summed_to_its_input_names_the_function_index_and_shapes() -> None:
+    a, b = tl.Tensor(np.ones(5), requires_grad=True), tl.Tensor(np.ones(5), requires_grad=True)
+    out = _function_returning(lambda g: (g, np.ones(7))).apply(a, b).sum()
+    with pytest.raises(ValueError, match=r"Custom\.backward: the gradient for input 1 has shape \(7,\), which "
+                                         r"cannot be summed to the input's shape \(5,\)") as info:
+        out.backward()
+    assert isinstance(info.value, RuntimeError)  # a shape error is both, as everywhere
+
+
+def test_a_gradient_of_the_wrong_type_names_the_function_and_index() -> None:
+    a, b = tl.Tensor([1.0, 2.0], requires_grad=True), tl.Tensor([3.0, 4.0], requires_grad=True)
+    out = _function_returning(lambda g: (g, [1.0, 1.0])).apply(a, b).sum()
+    with pytest.raises(TypeError, match=r"Custom\.backward: the gradient for input 1 is a list, not an array"):
+        out.backward()
+
+
+def test_a_gradient_of_a_broadcast_shape_is_still_summed_back() -> None:
+    a, b = tl.Tensor(np.ones((1, 3)), requires_grad=True), tl.Tensor(np.ones((1, 3)), requires_grad=True)
+    out = _function_returning(lambda g: (np.ones((4, 3)), np.ones((2, 4, 3)))).apply(a, b).sum()
+    out.backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.full((1, 3), 4.0))
+    np.testing.assert_array_equal(b.grad.numpy(), np.full((1, 3), 8.0))
+
+
+# --------------------------------------------------------------------------- grad mode on generators
+
+
+@pytest.mark.parametrize("mode, inside, outside", [(tl.no_grad, False, True), (tl.enable_grad, True, False)])
+def test_grad_mode_decorating_a_generator_covers_every_step_and_only_its_steps(mode, inside, outside) -> None:
+    w = tl.Tensor([1.0, 2.0], requires_grad=True)
+
+    @mode()
+    def steps(n):
+        for _ in range(n):
+            received = yield w * 2, tl.is_grad_enabled()
+            assert tl.is_grad_enabled() is inside and received == "next"
+
+    def caller():
+        gen = steps(3)
+        results = [next(gen)]
+        while True:
+            assert tl.is_grad_enabled() is outside  # between steps the caller's own mode holds
+            try:
+                results.append(gen.send("next"))
+            except StopIteration:
+                return results
+
+    with (tl.enable_grad() if outside else tl.no_grad()):
+        results = caller()
+    assert [enabled for _, enabled in results] == [inside] * 3
+    assert all(t.requires_grad is inside for t, _ in results)
+
+
+def test_a_generator_under_no_grad_handles_what_the_caller_throws_in_and_closes() -> None:
+    seen = []
+
+    @tl.no_grad()
+    def gen():
+        try:
+            yield 1
+        except KeyError:
+            seen.append(("caught", tl.is_grad_enabled()))
+            yield 2
+        finally:
+            seen.append(("closed", tl.is_grad_enabled()))
+
+    g = gen()
+    assert next(g) == 1
+    assert g.throw(KeyError("k")) == 2
+    g.close()
+    assert seen == [("caught", False), ("closed", False)] and tl.is_grad_enabled()

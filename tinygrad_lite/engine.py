@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -66,12 +67,42 @@ class _GradMode:
         _grad_enabled = self._previous
 
     def __call__(self, fn: Callable) -> Callable:
+        mode = type(self)
+        if inspect.isgeneratorfunction(fn):  # calling it only creates the generator: the mode must cover each step
+
+            @functools.wraps(fn)
+            def generator(*args: Any, **kwargs: Any) -> Any:
+                return (yield from _each_step_in_mode(mode, fn(*args, **kwargs)))
+
+            return generator
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+            with mode():
                 return fn(*args, **kwargs)
 
         return wrapper
+
+
+def _each_step_in_mode(mode: type[_GradMode], gen: Any) -> Any:
+    """Drive ``gen`` with ``mode`` set while it runs (each ``next``, ``send`` and ``throw``) and the caller's own
+    mode while the caller runs between two steps."""
+    advance, value = gen.send, None
+    while True:
+        try:
+            with mode():
+                request = advance(value)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            value = yield request
+            advance = gen.send
+        except GeneratorExit:
+            with mode():
+                gen.close()
+            raise
+        except BaseException as error:  # thrown in by the caller: the generator handles it, in its mode
+            advance, value = gen.throw, error
 
 
 class no_grad(_GradMode):  # noqa: N801 - named like torch.no_grad
@@ -120,6 +151,15 @@ class Function:
     # cannot name it here); _backward_on_tensors gives a node ops.TENSOR_MATH while it runs under create_graph.
     xp: Any
     differentiable = True  # False for operations whose result never carries a gradient (comparisons, argmax)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check the contract where it is written: without ``@staticmethod`` the call ``forward(ctx, ...)`` would
+        pass the node twice and fail only later, inside backward, with a confusing argument count."""
+        super().__init_subclass__(**kwargs)
+        for name in ("forward", "backward"):
+            if name in cls.__dict__ and not isinstance(cls.__dict__[name], (staticmethod, classmethod)):
+                raise TypeError(f"{cls.__name__}.{name} must be a @staticmethod taking ctx first: "
+                                f"@staticmethod\n    def {name}(ctx, ...)")
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -331,7 +371,7 @@ def run_backward(
     global _grad_enabled
     grad_was_enabled, _grad_enabled = _grad_enabled, create_graph  # record the backward only for higher order
     try:
-        _receive(zip(roots, root_grads), pending, heap, leaves, xp)
+        _receive(zip(roots, root_grads), pending, heap, leaves, xp, None)
         while heap:
             _, key, tensor = heappop(heap)  # the newest node: every consumer of its tensor has run
             grad = pending.pop(key)  # so this gradient is complete
@@ -344,7 +384,7 @@ def run_backward(
             input_grads = _run_node(node, tensor, grad, create_graph)
             if not retain_graph:
                 node.saved_tensors = _RELEASED
-            _receive(zip(node.inputs, input_grads), pending, heap, leaves, xp)
+            _receive(zip(node.inputs, input_grads), pending, heap, leaves, xp, node)
         for leaf in leaves:  # the heap is empty, so the leaves' gradients are complete too
             grad = pending.pop(id(leaf))
             if wanted is None:
@@ -357,14 +397,21 @@ def run_backward(
 
 
 def _receive(arrivals: Iterable[tuple[Tensor | None, Any]], pending: dict[int, Any],
-             heap: list[tuple[int, int, Tensor]], leaves: list[Tensor], xp: Any) -> None:
+             heap: list[tuple[int, int, Tensor]], leaves: list[Tensor], xp: Any, source: Function | None) -> None:
     """Add each ``(tensor, gradient)`` pair into ``pending``. The first gradient a tensor receives schedules it:
-    a non-leaf goes onto the heap, a leaf into ``leaves``."""
+    a non-leaf goes onto the heap, a leaf into ``leaves``. ``source`` is the node whose backward gave them."""
     for tensor, grad in arrivals:
         if grad is None or tensor is None or not tensor.requires_grad:
             continue  # a constant input, or one whose gradient backward skipped (needs_input_grad)
         data = tensor.data
-        if grad.shape != data.shape or grad.dtype != data.dtype:  # numpy broadcast or promoted this input
+        try:
+            mismatch = grad.shape != data.shape or grad.dtype != data.dtype  # numpy broadcast or promoted it
+        except AttributeError:
+            raise _gradient_error(source, tensor, f"is a {type(grad).__name__}, not an array") from None
+        if mismatch:
+            if source is not None and not _sums_to(grad.shape, data.shape):
+                raise _gradient_error(source, tensor, f"has shape {tuple(grad.shape)}, which cannot be summed to "
+                                                      f"the input's shape {data.shape}")
             unbroadcast_grad = _unbroadcast(grad, data.shape, data.dtype, xp)
             observer = _seam.observer if _observed_threads else None
             if observer is not None:
@@ -383,6 +430,22 @@ def _receive(arrivals: Iterable[tuple[Tensor | None, Any]], pending: dict[int, A
             observer = _seam.observer if _observed_threads else None
             if observer is not None:
                 observer.add(previous, grad, total)
+
+
+def _sums_to(grad_shape: tuple, shape: tuple) -> bool:
+    """Whether a gradient of ``grad_shape`` is one of an input of ``shape`` that numpy broadcast: summing out the
+    axes broadcasting added or stretched gives ``shape``."""
+    extra = len(grad_shape) - len(shape)
+    return extra >= 0 and all(n == 1 or n == g for n, g in zip(shape, grad_shape[extra:]))
+
+
+def _gradient_error(source: Function | None, tensor: Tensor, problem: str) -> Exception:
+    """A gradient a backward returned that cannot be an input's gradient, named by the Function and the index."""
+    if source is None:
+        return ShapeError(f"backward: the gradient {problem}")
+    index = next(i for i, t in enumerate(source.inputs) if t is tensor)
+    error = ShapeError if "shape" in problem else TypeError
+    return error(f"{type(source).__name__}.backward: the gradient for input {index} {problem}")
 
 
 def _unbroadcast(grad: Any, shape: tuple, dtype: np.dtype, xp: Any) -> Any:
@@ -410,7 +473,15 @@ def _run_node(node: Function, output: Tensor, grad: Any, create_graph: bool) -> 
             observer.backward(node, grad, input_grads)
     if type(input_grads) is not tuple:  # a node with one input may return its gradient alone
         input_grads = (input_grads,)
+    if len(input_grads) != len(node.inputs):
+        raise _contract_error(node, f"returned {len(input_grads)} gradients, but forward took "
+                                    f"{len(node.inputs)} positional arguments: return one per argument, None for "
+                                    "those that are not Tensors")
     return input_grads
+
+
+def _contract_error(node: Function, problem: str) -> RuntimeError:
+    return RuntimeError(f"{type(node).__name__}.backward {problem}")
 
 
 def _backward_on_tensors(node: Function, output: Tensor, grad: Any) -> Any:
