@@ -702,3 +702,73 @@ def test_a_generator_under_no_grad_handles_what_the_caller_throws_in_and_closes(
     assert g.throw(KeyError("k")) == 2
     g.close()
     assert seen == [("caught", False), ("closed", False)] and tl.is_grad_enabled()
+
+
+# ------------------------------------------------------- second derivatives and values saved in forward
+
+
+class _TanhSavingIntermediate(tl.Function):
+    """d tanh = 1 - tanh², from a tanh computed in forward and saved: neither an input nor the output."""
+
+    @staticmethod
+    def forward(ctx, x):
+        t = np.tanh(x)
+        ctx.save_for_backward(t)
+        return 2 * t
+
+    @staticmethod
+    def backward(ctx, g):
+        (t,) = ctx.saved_tensors
+        return 2 * g * (1 - t * t)
+
+
+class _TanhRecomputing(tl.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return 2 * np.tanh(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        t = ctx.xp.tanh(x)
+        return 2 * g * (1 - t * t)
+
+
+def test_a_saved_intermediate_is_refused_under_create_graph_instead_of_a_silently_wrong_second_derivative():
+    x = tl.Tensor(np.array([0.3, -1.2]), requires_grad=True)
+    _TanhSavingIntermediate.apply(x).sum().backward()  # first order: fine
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (1 - np.tanh(x.numpy()) ** 2))
+    y = _TanhSavingIntermediate.apply(x).sum()
+    with pytest.raises(RuntimeError, match=r"_TanhSavingIntermediate\.backward under create_graph=True: forward "
+                                           r"saved an array of shape \(2,\) that is neither an input nor the output"):
+        tl.grad(y, x, create_graph=True)
+    with pytest.raises(RuntimeError, match="Save inputs and outputs only"):
+        tl.gradgradcheck(_TanhSavingIntermediate.apply, (x,))
+    assert tl.gradgradcheck(_TanhRecomputing.apply, (x,))  # the same derivative, recomputed: right
+
+
+def test_once_differentiable_refuses_higher_order_and_saves_constants_allows_masks():
+    class Once(_TanhSavingIntermediate):
+        once_differentiable = True
+
+    class Masked(tl.Function):
+        saves_constants = True  # the mask's derivative is zero almost everywhere
+
+        @staticmethod
+        def forward(ctx, x):
+            positive = (x > 0).astype(x.dtype)
+            ctx.save_for_backward(positive)
+            return x * positive
+
+        @staticmethod
+        def backward(ctx, g):
+            (positive,) = ctx.saved_tensors
+            return g * positive
+
+    x = tl.Tensor(np.array([0.3, -1.2]), requires_grad=True)
+    with pytest.raises(RuntimeError, match="Once is once-differentiable"):
+        tl.grad(Once.apply(x).sum(), x, create_graph=True)
+    (g,) = tl.grad(Masked.apply(x).sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.numpy(), [1.0, 0.0])
+    assert tl.gradgradcheck(Masked.apply, (tl.Tensor(np.array([0.3, -1.2]), requires_grad=True),))

@@ -151,6 +151,13 @@ class Function:
     # cannot name it here); _backward_on_tensors gives a node ops.TENSOR_MATH while it runs under create_graph.
     xp: Any
     differentiable = True  # False for operations whose result never carries a gradient (comparisons, argmax)
+    # For create_graph: a float array forward saved that is neither an input nor the output would be a constant
+    # in the second derivative. True declares that right (masks and tie-sharing weights: their derivative is
+    # zero almost everywhere); otherwise such a backward is refused under create_graph.
+    saves_constants = False
+    # True refuses create_graph through this operation (PyTorch's once_differentiable): its backward is not
+    # written to be differentiated again.
+    once_differentiable = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Check the contract where it is written: without ``@staticmethod`` the call ``forward(ctx, ...)`` would
@@ -487,8 +494,20 @@ def _contract_error(node: Function, problem: str) -> RuntimeError:
 def _backward_on_tensors(node: Function, output: Tensor, grad: Any) -> Any:
     """Apply one node's backward formula to Tensors (create_graph=True), so that it records a graph too: each
     saved array is swapped for the Tensor it came from, and the formula's ``ctx.xp`` for Tensor operations."""
+    name = type(node).__name__
+    if node.once_differentiable:
+        raise RuntimeError(f"{name} is once-differentiable: create_graph=True cannot differentiate its backward")
     arrays = node.saved_tensors
     by_id = {id(t.data): t for t in (*node.inputs, output) if t is not None}
+    for a in arrays:
+        if id(a) not in by_id and isinstance(a, np.ndarray) and a.dtype.kind in "fc" and not node.saves_constants:
+            raise RuntimeError(
+                f"{name}.backward under create_graph=True: forward saved an array of shape {a.shape} that is neither "
+                "an input nor the output, so a second derivative would treat it as a constant and be silently "
+                "wrong. Save inputs and outputs only and recompute the rest in backward with ctx.xp; or set "
+                "saves_constants = True on the Function if that value's derivative is zero (a mask), or "
+                "once_differentiable = True to refuse higher order through it."
+            )
     node.saved_tensors = tuple(by_id.get(id(a), a) for a in arrays)
     node.xp = TENSOR_MATH
     try:

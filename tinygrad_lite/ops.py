@@ -117,6 +117,7 @@ class Pow(Function):
 class Maximum(Function):
     """z = max(x, y);  the gradient goes to the larger input, split evenly where they tie."""
 
+    saves_constants = True  # the 0 / ½ / 1 weights: piecewise constant, derivative zero
     _wins, _select = staticmethod(np.greater), staticmethod(np.maximum)
 
     @classmethod
@@ -425,6 +426,7 @@ class Sum(Function):
 class Max(Function):
     """z = max x over axes;  the gradient goes to the maximal elements, shared equally among ties."""
 
+    saves_constants = True  # the shares of the maximal elements: piecewise constant, derivative zero
     _reduce = np.maximum.reduce
 
     @classmethod
