@@ -772,3 +772,85 @@ def test_once_differentiable_refuses_higher_order_and_saves_constants_allows_mas
     (g,) = tl.grad(Masked.apply(x).sum(), x, create_graph=True)
     np.testing.assert_array_equal(g.numpy(), [1.0, 0.0])
     assert tl.gradgradcheck(Masked.apply, (tl.Tensor(np.array([0.3, -1.2]), requires_grad=True),))
+
+
+# ------------------------------------------------------------------------------ grad mode per thread
+
+
+def test_no_grad_in_one_thread_does_not_stop_recording_in_another() -> None:
+    import threading
+
+    inside, release = threading.Event(), threading.Event()
+
+    def evaluator() -> None:
+        with tl.no_grad():
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=evaluator)
+    thread.start()
+    try:
+        assert inside.wait(10)
+        w = tl.Tensor([1.0, 2.0], requires_grad=True)
+        assert tl.is_grad_enabled() and (w * 2).requires_grad  # this thread still records
+    finally:
+        release.set()
+        thread.join()
+
+
+def _train(steps: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    nn = tl.nn
+    model = nn.Sequential(nn.Linear(3, 4, dtype=np.float64), nn.Sigmoid(), nn.Linear(4, 1, dtype=np.float64))
+    for p in model.parameters():
+        p.data = rng.standard_normal(p.shape)
+    opt = tl.optim.SGD(model.parameters(), lr=0.1)
+    x, y = tl.Tensor(rng.standard_normal((8, 3))), tl.Tensor(rng.standard_normal((8, 1)))
+    for _ in range(steps):
+        loss = tl.nn.functional.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return [p.data.copy() for p in model.parameters()]
+
+
+def test_training_beside_threads_that_evaluate_under_no_grad_matches_training_alone() -> None:
+    import sys
+    import threading
+
+    steps = 3000
+    alone = _train(steps, seed=0)
+    stop, failures = threading.Event(), []
+
+    def evaluate() -> None:  # another model, evaluated in a loop under no_grad (and backward's own switch)
+        model = tl.nn.Linear(3, 1)
+        x = tl.Tensor(np.ones((4, 3), np.float32))
+        while not stop.is_set():
+            with tl.no_grad():
+                if model(x).requires_grad:
+                    failures.append("recorded under no_grad")
+
+    results: dict[str, list[np.ndarray]] = {}
+
+    def train() -> None:
+        try:
+            results["params"] = _train(steps, seed=0)
+        except Exception as error:  # noqa: BLE001 - any failure is the finding
+            failures.append(repr(error))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+    try:
+        evaluators = [threading.Thread(target=evaluate) for _ in range(2)]
+        trainer = threading.Thread(target=train)
+        for t in (*evaluators, trainer):
+            t.start()
+        trainer.join(120)
+        stop.set()
+        for t in evaluators:
+            t.join(10)
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
+    for got, want in zip(results["params"], alone, strict=True):
+        np.testing.assert_array_equal(got, want)
