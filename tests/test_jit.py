@@ -184,3 +184,25 @@ def test_the_listing_in_docs_jit_is_the_generated_step():
     listing = doc.split("```text\n", 1)[1].split("```", 1)[0]
     source = step_source()
     assert listing == source[source.index("    # the step"):]
+
+
+def test_a_sum_stays_a_scalar_only_while_it_does_not_leave_the_step():
+    x = Tensor(np.linspace(-1.0, 2.0, 12).reshape(3, 4).astype(np.float32))
+
+    def halved(t):
+        return 0.5 * (t * t).sum()
+
+    def both(t):
+        total = (t * t).sum()
+        return 0.5 * total, total
+
+    for fn, wrapped in ((halved, False), (both, True)):  # returned, the sum is the engine's 0-d array
+        jitted = tl.jit(fn)
+        eager = fn(x)
+        for _ in range(3):
+            replayed = jitted(x)
+        assert ("sum = np.asarray(sum)" in jitted.source) is wrapped
+        for e, r in zip(eager if isinstance(eager, tuple) else (eager,),
+                        replayed if isinstance(replayed, tuple) else (replayed,)):
+            assert type(r.data) is np.ndarray and r.data.ndim == 0
+            assert r.data.dtype == e.data.dtype and r.data.tobytes() == e.data.tobytes()

@@ -174,7 +174,8 @@ def _reduced(total: str, reduction: str, count: int) -> str:
     """ops.reduce_losses written out: the sum, the mean (the sum / count) or the losses themselves."""
     if reduction == "none":
         return total
-    return f"{total}.sum()" + ("" if reduction == "sum" else f" / {count}" if count else " * nan")
+    total = f"np.add.reduce({total}, axis=None)"  # what ndarray.sum() calls, without its Python wrapper
+    return total + ("" if reduction == "sum" else f" / {count}" if count else " * nan")
 
 
 def _grads(gs: list, *exprs: str) -> list[str]:
@@ -648,6 +649,7 @@ class Capture:
         lines = _released_once(recorder.lines)
         lines = _without_dead_code(recorder, _fold_constants(recorder, lines), names)
         lines = _into_buffers(recorder, lines, names)
+        lines = _scalars_kept(recorder, lines, names)
         body = (["# guards: what this capture depended on; if one fails, tl.jit captures again",
                  "if not (", *(f"    {g}" if i == 0 else f"    and {g}" for i, g in enumerate(guards)), "):",
                  "    return MISS", "# the step"]
@@ -771,13 +773,9 @@ def _may_alias(value: ast.expr) -> bool:
     return True
 
 
-def _into_buffers(r: _Recorder, lines: list[str], results: list[str]) -> list[str]:
-    """An elementwise result that never leaves the step (not returned, not stored as a .grad, not handed to a
-    Function) is written into a buffer allocated once, with ``out=``: numpy computes each element the same way
-    whatever the output array, so the bits are the same, minus an allocation per value and step. Each rewritten
-    line is checked on the capture's arrays all the same."""
-    nodes = [_statement(line) for line in lines]
-    stores = [name for node in nodes if isinstance(node, ast.Assign) for name in _names(node, ast.Store)]
+def _escaping(nodes: list, results: list[str]) -> set[str]:
+    """The names whose arrays leave the step: returned, stored as a .grad, handed to a Function or an optimizer,
+    and whatever they may be views or aliases of."""
     escaping = set(results)
     for node in nodes:
         if node is None:
@@ -787,12 +785,6 @@ def _into_buffers(r: _Recorder, lines: list[str], results: list[str]) -> list[st
         for call in ast.walk(node):
             if isinstance(call, ast.Call) and getattr(call.func, "attr", "") == "_make":
                 escaping |= _names(call, ast.Load)
-    fresh = {}  # name -> its BinOp/UnaryOp assignment: an elementwise result, a new array of its own
-    for i, node in enumerate(nodes):
-        if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and len(node.targets) == 1
-                and (isinstance(node.value, ast.BinOp) and type(node.value.op) in _UFUNCS
-                     or isinstance(node.value, ast.UnaryOp) and isinstance(node.value.op, ast.USub))):
-            fresh[node.targets[0].id] = i
     changed = True
     while changed:  # a view or alias of a value (x.T, x.reshape(...), y = x) escapes with what it flows into
         changed = False
@@ -802,6 +794,23 @@ def _into_buffers(r: _Recorder, lines: list[str], results: list[str]) -> list[st
                 if new:
                     escaping |= new
                     changed = True
+    return escaping
+
+
+def _into_buffers(r: _Recorder, lines: list[str], results: list[str]) -> list[str]:
+    """An elementwise result that never leaves the step (not returned, not stored as a .grad, not handed to a
+    Function) is written into a buffer allocated once, with ``out=``: numpy computes each element the same way
+    whatever the output array, so the bits are the same, minus an allocation per value and step. Each rewritten
+    line is checked on the capture's arrays all the same."""
+    nodes = [_statement(line) for line in lines]
+    stores = [name for node in nodes if isinstance(node, ast.Assign) for name in _names(node, ast.Store)]
+    escaping = _escaping(nodes, results)
+    fresh = {}  # name -> its BinOp/UnaryOp assignment: an elementwise result, a new array of its own
+    for i, node in enumerate(nodes):
+        if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and len(node.targets) == 1
+                and (isinstance(node.value, ast.BinOp) and type(node.value.op) in _UFUNCS
+                     or isinstance(node.value, ast.UnaryOp) and isinstance(node.value.op, ast.USub))):
+            fresh[node.targets[0].id] = i
     out = list(lines)
     for name, i in fresh.items():
         value = r.values.get(name)
@@ -823,9 +832,51 @@ def _into_buffers(r: _Recorder, lines: list[str], results: list[str]) -> list[st
     return out
 
 
+def _scalars_kept(r: _Recorder, lines: list[str], results: list[str]) -> list[str]:
+    """``x = np.asarray(x)`` turns numpy's scalar result (a sum) into the engine's 0-d array. Where x never
+    leaves the step and only written-out arithmetic reads it, the scalar gives the same value and dtype for a
+    fraction of the time of array calls: the line goes, once every reader gives the same bits with either."""
+    nodes = [_statement(line) for line in lines]
+    escaping = _escaping(nodes, results)
+    out = list(lines)
+    for i, node in enumerate(nodes):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        name = node.targets[0].id
+        array = r.values.get(name)
+        if (ast.unparse(node.value) != f"np.asarray({name})" or name in escaping
+                or not isinstance(array, np.ndarray) or array.ndim != 0 or array.dtype.kind != "f"):
+            continue
+        readers = []
+        for later in nodes[i + 1:]:
+            if later is not None and name in _names(later, ast.Load):
+                readers.append(later)
+            if later is not None and name in _names(later, ast.Store):
+                break
+        if not readers or not all(isinstance(n, ast.Assign) and isinstance(n.value, (ast.BinOp, ast.UnaryOp))
+                                  and _is_pure_assignment(n) and name not in _names(n, ast.Store) for n in readers):
+            continue
+        same = True
+        for reader in readers:
+            results_of = []
+            for value in (array, array[()]):  # the 0-d array, the scalar
+                scope = {**r.namespace, **r.values, name: value}
+                try:
+                    with np.errstate(all="ignore"):
+                        exec(ast.unparse(reader), scope)  # noqa: S102 - a line this module wrote
+                except Exception:  # noqa: BLE001 - any failure means: keep the array
+                    same = False
+                    break
+                results_of.append([scope[n] for n in sorted(_names(reader, ast.Store))])
+            same = same and all(_same_bits(a, b) for a, b in zip(*results_of))
+        if same:
+            out[i] = None
+    return [line for line in out if line is not None]
+
+
 def _guards(r: _Recorder) -> list[str]:
     """The conditions a replay needs, as Python expressions over the generated function's names."""
-    guards = [f"engine._grad_enabled is {engine.is_grad_enabled()}"]
+    guards = [f"engine.is_grad_enabled() is {engine.is_grad_enabled()}"]  # engine._grad_enabled: slow __getattr__
     tensors: list[str] = []
     for name, v in r.params:
         if isinstance(v, Tensor):
