@@ -54,17 +54,19 @@ class WrongCube(Cube):
 
 
 class FrozenCube(Cube):
-    """The right first derivative, computed from a copy of x that is not a saved tensor: under create_graph it
-    stays a constant array, so the gradient is not differentiable in x (its second derivative is lost)."""
+    """The right first derivative, computed from x's raw array (``.data`` leaves the graph): under create_graph
+    it stays a constant, so the gradient is not differentiable in x (its second derivative is lost)."""
 
     @staticmethod
     def forward(ctx, x):
-        ctx.x_copy = x.copy()
+        ctx.save_for_backward(x)
         return x * x * x
 
     @staticmethod
     def backward(ctx, g):
-        return g * 3 * ctx.x_copy * ctx.x_copy
+        (x,) = ctx.saved_tensors
+        raw = x.data if isinstance(x, tl.Tensor) else x
+        return g * 3 * raw * raw
 
 
 class ScaledAdd(tl.Function):
@@ -741,11 +743,27 @@ def test_a_saved_intermediate_is_refused_under_create_graph_instead_of_a_silentl
     np.testing.assert_allclose(x.grad.numpy(), 2 * (1 - np.tanh(x.numpy()) ** 2))
     y = _TanhSavingIntermediate.apply(x).sum()
     with pytest.raises(RuntimeError, match=r"_TanhSavingIntermediate\.backward under create_graph=True: forward "
-                                           r"saved an array of shape \(2,\) that is neither an input nor the output"):
+                                           r"kept an array of shape \(2,\) that is neither an input nor the output"):
         tl.grad(y, x, create_graph=True)
     with pytest.raises(RuntimeError, match="Save inputs and outputs only"):
         tl.gradgradcheck(_TanhSavingIntermediate.apply, (x,))
     assert tl.gradgradcheck(_TanhRecomputing.apply, (x,))  # the same derivative, recomputed: right
+
+
+def test_an_intermediate_kept_as_a_ctx_attribute_is_refused_too():
+    class Attribute(tl.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.derivative = 1 - np.tanh(x) ** 2
+            return np.tanh(x)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.derivative
+
+    x = tl.Tensor(np.array([0.3, -1.2]), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"Attribute\.backward under create_graph=True: forward kept an array"):
+        tl.grad(Attribute.apply(x).sum(), x, create_graph=True)
 
 
 def test_once_differentiable_refuses_higher_order_and_saves_constants_allows_masks():

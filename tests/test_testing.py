@@ -230,18 +230,20 @@ class Tanh(tl.Function):
 
 
 class TanhFrozenDerivative(tl.Function):
-    """The right first derivative, saved as an array computed in forward: a constant under create_graph."""
+    """The right first derivative, computed in backward from the saved output's raw array (``.data`` leaves the
+    graph): a constant under create_graph, which the engine cannot see."""
 
     @staticmethod
     def forward(ctx, x):
         out = np.tanh(x)
-        ctx.save_for_backward(1 - out * out)
+        ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        (derivative,) = ctx.saved_tensors
-        return g * derivative
+        (out,) = ctx.saved_tensors
+        raw = out.data if isinstance(out, tl.Tensor) else out
+        return g * (1 - raw * raw)
 
 
 class Mul(tl.Function):

@@ -168,7 +168,8 @@ class Function:
     #   (lets backward skip work, e.g. the matmul that would give the gradient of a constant input)
     # saved_tensors: what forward saved for backward (_RELEASED once freed)
     # seq: when the node was recorded; a node is always recorded after the nodes of its inputs
-    __slots__ = ("inputs", "needs_input_grad", "saved_tensors", "seq", "__dict__")
+    # recorded_at: the count of in-place changes anywhere when the node was recorded (see mark_modified)
+    __slots__ = ("inputs", "needs_input_grad", "saved_tensors", "seq", "recorded_at", "__dict__")
 
     # The array namespace backward formulas are written against (ctx.xp.exp, ctx.xp.where, ...). Its default,
     # ops.NUMPY_MATH, is assigned by ops.py right where it is defined (ops imports this module, so the engine
@@ -240,6 +241,7 @@ class Function:
         if recording and cls.differentiable and any(needs_grad):
             ctx.inputs = tuple(inputs)
             ctx.needs_input_grad = tuple(needs_grad)
+            ctx.recorded_at = _modifications  # to tell at backward whether a saved array changed since
             ctx.seq = next(_sequence)
             result.requires_grad = True
             result._node = ctx
@@ -362,11 +364,38 @@ def read_value(what: str) -> None:
 
 
 def run_update(optimizer: Any) -> None:
-    """Run ``optimizer._update()`` (the in-place update of its parameters' arrays), reported to the observer."""
+    """Run ``optimizer._update()`` (the in-place update of its parameters' arrays), reported to the observer;
+    each parameter's version goes up, as for any in-place change."""
     observer = _seam.observer if _observed_threads else None
     if observer is not None:
         observer.update(optimizer)
     optimizer._update()
+    mark_modified(*optimizer.params)
+
+
+# How many in-place changes have happened, anywhere. A node records the count when it is recorded; a backward
+# that finds it unchanged knows no saved array can have changed and skips the version check. (Under a lock: a
+# lost update between threads could bring the count back to a value a node recorded.)
+_modifications = 0
+_modifications_lock = threading.Lock()
+
+
+def mark_modified(*tensors: Tensor) -> None:
+    """The tensors' arrays were changed in place: a new version each, which graphs that saved the old refuse."""
+    global _modifications
+    with _modifications_lock:
+        _modifications += 1
+        for tensor in tensors:
+            tensor._version += 1
+            tensor._changed_at = _modifications
+
+
+def change_in_place(what: str) -> None:
+    """Called before a Tensor's array is changed in place by the Tensor API (``+=``, ``add_``, ...): not a
+    Function and not an optimizer update, so an observer cannot write it down; it is told, and may refuse."""
+    observer = _seam.observer if _observed_threads else None
+    if observer is not None:
+        observer.unsupported(f"{what} (an in-place change of a tensor)")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -498,6 +527,8 @@ def _run_node(node: Function, output: Tensor, grad: Any, create_graph: bool) -> 
     gradient per input (``None`` for an input that needs none)."""
     if node.saved_tensors is _RELEASED:
         raise _freed_graph_error(node)
+    if node.recorded_at != _modifications:  # something changed in place since: was it saved here?
+        _check_saved_versions(node, output)
     if create_graph:
         input_grads = _backward_on_tensors(node, output, grad)
     else:  # the plain backward() pass: the formula on numpy arrays
@@ -514,6 +545,19 @@ def _run_node(node: Function, output: Tensor, grad: Any, create_graph: bool) -> 
     return input_grads
 
 
+def _check_saved_versions(node: Function, output: Tensor) -> None:
+    """Refuse to run a node's backward with an array it saved that was changed in place after it was recorded:
+    the formula would mix the new values into the old graph, as PyTorch refuses too."""
+    for tensor in (*node.inputs, output):
+        if (tensor is not None and tensor._changed_at > node.recorded_at
+                and any(s is tensor.data for s in node.saved_tensors)):
+            raise RuntimeError(
+                f"{type(node).__name__}: a tensor of shape {tensor.shape} that this operation saved for backward "
+                f"was modified by an in-place operation after the graph recorded it (it is at version "
+                f"{tensor._version} now). Change it only after backward, or compute again from the new values."
+            )
+
+
 def _contract_error(node: Function, problem: str) -> RuntimeError:
     return RuntimeError(f"{type(node).__name__}.backward {problem}")
 
@@ -526,10 +570,11 @@ def _backward_on_tensors(node: Function, output: Tensor, grad: Any) -> Any:
         raise RuntimeError(f"{name} is once-differentiable: create_graph=True cannot differentiate its backward")
     arrays = node.saved_tensors
     by_id = {id(t.data): t for t in (*node.inputs, output) if t is not None}
-    for a in arrays:
+    kept = (*arrays, *node.__dict__.values())  # what forward saved, or stored on ctx as attributes
+    for a in kept:
         if id(a) not in by_id and isinstance(a, np.ndarray) and a.dtype.kind in "fc" and not node.saves_constants:
             raise RuntimeError(
-                f"{name}.backward under create_graph=True: forward saved an array of shape {a.shape} that is neither "
+                f"{name}.backward under create_graph=True: forward kept an array of shape {a.shape} that is neither "
                 "an input nor the output, so a second derivative would treat it as a constant and be silently "
                 "wrong. Save inputs and outputs only and recompute the rest in backward with ctx.xp; or set "
                 "saves_constants = True on the Function if that value's derivative is zero (a mask), or "

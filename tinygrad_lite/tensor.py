@@ -258,7 +258,7 @@ class Tensor:
     """A numpy array plus what reverse-mode autodiff needs: ``requires_grad``, ``grad`` and the node
     (``grad_fn``) of the operation that produced it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "_version", "_changed_at", "__weakref__")
 
     # ---- numpy interop: operators work, numpy functions are refused with what to write instead --------------
 
@@ -285,6 +285,8 @@ class Tensor:
         self.requires_grad = False
         self._node: engine.Function | None = None
         self._retains_grad = False
+        self._version = 0  # how many in-place changes its array has seen (engine.mark_modified)
+        self._changed_at = 0  # engine's count of in-place changes at the latest of them
         if requires_grad:
             self.requires_grad_(True)
 
@@ -297,6 +299,8 @@ class Tensor:
         t.requires_grad = requires_grad
         t._node = None
         t._retains_grad = False
+        t._version = 0
+        t._changed_at = 0
         return t
 
     # ---- properties -----------------------------------------------------------------------------------------
@@ -433,6 +437,85 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("retain_grad: the tensor does not require grad")
         self._retains_grad = True
+
+    # ---- in place, PyTorch's way ----------------------------------------------------------------------------
+    # The array is changed where it is (views and other references see it) and the version goes up, so a graph
+    # that saved this array for backward refuses to run with the new values. A leaf that requires grad is
+    # changed only inside no_grad (the manual update ``w -= lr * w.grad`` keeps w a leaf); a tensor of the
+    # recorded graph is not changed in place: ``y += x`` gives the name y the recorded result of ``y + x``.
+
+    def _change_in_place(self, name: str, values: Callable[[np.ndarray], Any]) -> Tensor:
+        if self.requires_grad and engine.is_grad_enabled():
+            if self._node is None:
+                raise RuntimeError(
+                    f"{name}: a leaf tensor that requires grad cannot be changed in place while gradients are "
+                    "recorded; change it inside tl.no_grad() (as optimizers do), or work on a copy"
+                )
+            raise RuntimeError(f"{name}: the tensor is part of the recorded graph (it has a grad_fn); changing it "
+                               "in place is not supported: write y = y + x (or the operation you meant) instead")
+        engine.change_in_place(name)
+        new = values(self.data)
+        try:
+            np.copyto(self.data, new, casting="same_kind")
+        except ValueError:
+            raise ShapeError(f"{name}: a result of shape {np.shape(new)} cannot be written into a tensor of shape "
+                             f"{self.shape}") from None
+        except TypeError:
+            raise TypeError(f"{name}: a result of dtype {np.result_type(new)} cannot be written into a tensor of "
+                            f"dtype {self.data.dtype}") from None
+        engine.mark_modified(self)
+        return self
+
+    def _in_place_operator(self, name: str, ufunc: np.ufunc, other: Any) -> Tensor:
+        if self._node is not None and self.requires_grad and engine.is_grad_enabled():
+            return NotImplemented  # a recorded tensor: Python computes self + other and rebinds the name
+        return self._change_in_place(name, lambda data: ufunc(data, _raw(other)))
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._in_place_operator("+=", np.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._in_place_operator("-=", np.subtract, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._in_place_operator("*=", np.multiply, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._in_place_operator("/=", np.true_divide, other)
+
+    def add_(self, other: Any) -> Tensor:
+        return self._change_in_place("add_", lambda data: data + _raw(other))
+
+    def sub_(self, other: Any) -> Tensor:
+        return self._change_in_place("sub_", lambda data: data - _raw(other))
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._change_in_place("mul_", lambda data: data * _raw(other))
+
+    def div_(self, other: Any) -> Tensor:
+        return self._change_in_place("div_", lambda data: data / _raw(other))
+
+    def zero_(self) -> Tensor:
+        return self._change_in_place("zero_", lambda data: 0)
+
+    def fill_(self, value: Any) -> Tensor:
+        return self._change_in_place("fill_", lambda data: _raw(value))
+
+    def copy_(self, source: Any) -> Tensor:
+        return self._change_in_place("copy_", lambda data: _raw(source))
+
+    def clamp_(self, min: Scalar | None = None, max: Scalar | None = None) -> Tensor:  # noqa: A002 - API names
+        if min is None and max is None:
+            raise ValueError("clamp_: at least one of min and max must be given")
+        return self._change_in_place("clamp_", lambda data: np.clip(data, min, max))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        def assigned(data: np.ndarray) -> np.ndarray:
+            changed = data.copy()
+            changed[_raw(index)] = _raw(value)
+            return changed
+
+        self._change_in_place("__setitem__", assigned)
 
     # ---- arithmetic -----------------------------------------------------------------------------------------
 
@@ -865,6 +948,11 @@ def _nonempty_axes(x: Tensor, axis: Any, op: str) -> tuple[int, ...]:
     if any(x.shape[a] == 0 for a in axes):
         raise ShapeError(f"{op}: cannot reduce an empty axis of a tensor of shape {x.shape}")
     return axes
+
+
+def _raw(value: Any) -> Any:
+    """The array behind a Tensor (an in-place change reads values, it records nothing); anything else as it is."""
+    return value.data if isinstance(value, Tensor) else value
 
 
 def _new_leaf(data: np.ndarray, requires_grad: bool) -> Tensor:
