@@ -72,13 +72,6 @@ def _set_grad_enabled(enabled: bool) -> bool:
     return previous
 
 
-def __getattr__(name: str) -> Any:
-    # ``engine._grad_enabled``: the mode of the calling thread, for code generated before the mode was per thread
-    if name == "_grad_enabled":
-        return _grad_state.enabled
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class _GradMode:
     """Sets this thread's gradient recording on or off inside a ``with`` block or a decorated function."""
 
