@@ -169,9 +169,10 @@ def test_the_iris_step_is_plain_numpy_named_after_parameters_with_the_update_las
     assert "    # Linear forward in model_0 (Linear)\n    linear = X @ w0.T\n" in body
     assert "grad_w0 = grad_linear.T @ X" in body
     lines = [line.strip() for line in body.splitlines()]
-    assert lines[-6:] == ["lr = float(opt.lr)", "step_w0 = np.multiply(lr, w0_t.grad.data, out=buffer_step_w0)",
+    assert lines[-7:] == ["lr = float(opt.lr)", "step_w0 = np.multiply(lr, w0_t.grad.data, out=buffer_step_w0)",
                           "w0 -= step_w0", "step_w2 = np.multiply(lr, w2_t.grad.data, out=buffer_step_w2)",
-                          "w2 -= step_w2", "return Tensor._make(sigmoid_2), Tensor._make(mul)"]
+                          "w2 -= step_w2", "mark_modified(*opt.params)",
+                          "return Tensor._make(sigmoid_2), Tensor._make(mul)"]
     compile(source, "<show-code>", "exec")  # what it prints is the code that runs
 
 

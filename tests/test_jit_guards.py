@@ -422,3 +422,36 @@ def test_class_indices_out_of_range_raise_on_a_replay_too():
     with pytest.raises(ValueError, match=r"cross_entropy: class indices must lie in \[0, 4\); got values from 0 to 7"):
         step(x, tl.Tensor(np.array([0, 1, 2, 3, 7])))
     np.testing.assert_array_equal(model.weight.data, weights)  # refused before any update
+
+
+def test_a_replayed_update_gives_new_versions_so_an_old_graph_refuses_backward():
+    """A replay changes the weights in place as eager's optimizer does: their versions go up, so a graph recorded
+    before the replay refuses to run backward with the new weights, as it does after an eager step."""
+    import numpy as np
+    import pytest
+
+    import tinygrad_lite as tl
+    from tinygrad_lite import nn, optim
+
+    def jitted_step(model, opt):
+        @tl.jit
+        def step(x):
+            loss = model(x).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step
+
+    for make_optimizer in (lambda ps: optim.SGD(ps, lr=0.1), lambda ps: optim.Adam(ps, lr=0.1)):
+        model = nn.Linear(3, 1, dtype=np.float64)
+        step = jitted_step(model, make_optimizer(model.parameters()))
+        x = tl.Tensor(np.ones((4, 3)))
+        step(x)
+        step(x)  # a replay
+        old = model(x).sum()
+        old.backward(retain_graph=True)
+        step(x)  # another replay updates the weights the old graph saved
+        with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+            old.backward()

@@ -293,7 +293,8 @@ class _Recorder(engine.Observer):
         self.fn_name = fn_name
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {"Tensor": Tensor, "np": np, "zero_grad": engine.zero_grad,
-                                          "run_forward": engine.run_forward, "inf": math.inf, "nan": math.nan}
+                                          "run_forward": engine.run_forward, "mark_modified": engine.mark_modified,
+                                          "inf": math.inf, "nan": math.nan}
         self.constant_names: set[str] = set()  # names of read-only arrays the capture made (the root gradient)
         self.made_names: set[str] = set()  # names of the values forwards made
         self.global_of: dict[int, str] = {}  # id(object) -> its name among the globals
@@ -593,9 +594,11 @@ class _Recorder(engine.Observer):
                     step = self._name(f"step_{self.value_of[id(p)]}")
                     self.values[step] = float(optimizer.lr) * p.grad.data  # for checking the lines written later
                     lines += [f"{step} = lr * {self.tensor_name[id(p)]}.grad.data", f"{self.value_of[id(p)]} -= {step}"]
+            lines.append(f"mark_modified(*{name}.params)")  # new versions, as eager's update gives them
             self._emit(f"{kind} update: p ← p − lr·∇p (lr read at every call)", lines)
         else:
-            self._emit(f"{kind} update (its own code; reads lr & co. at every call)", [f"{name}._update()"])
+            self._emit(f"{kind} update (its own code; reads lr & co. at every call)",
+                       [f"{name}._update()", f"mark_modified(*{name}.params)"])
 
     def value_read(self, what: str) -> None:
         raise RuntimeError(
