@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     iris.add_argument("--jit", action=argparse.BooleanOptionalAction, default=True,
                       help="framework variant: run the step tl.jit compiled once (default), or with --no-jit "
                       "record and walk the graph at every step (the same figures bit for bit; the W1 benchmark of "
-                      "docs/performance.md measured an eager step at about 2.3x a compiled one on a 2-core AMD EPYC "
+                      "docs/performance.md measured an eager step at 2.0-2.3x a compiled one on a 2-core AMD EPYC "
                       "machine). The time each run took is printed at the end.")
     iris.add_argument("--show-code", action="store_true",
                       help="print the training step tl.jit derives for the article's network (one function of "
