@@ -118,6 +118,7 @@ def run_tests(kernels: list[str | None], pytest_args: list[str]) -> int:
             failed += 1
             sys.stderr.write(f"\n--- {kernel or 'default'} failed (exit {proc.returncode}) ---\n")
             sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-2000:])
+    print(f"kernels: {len(kernels) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 
