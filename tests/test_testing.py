@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from functions import Cube, Mul
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -180,18 +181,6 @@ class AddBiasWrongAxis(AddBias):
         return g, g.sum(axis=1)
 
 
-class Cube(tl.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x * x
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * 3 * x * x
-
-
 class CubeWrongForNegatives(Cube):
     """3x² written as 3x·|x|: the same for x ≥ 0, of the wrong sign for x < 0."""
 
@@ -244,18 +233,6 @@ class TanhFrozenDerivative(tl.Function):
         (out,) = ctx.saved_tensors
         raw = out.data if isinstance(out, tl.Tensor) else out
         return g * (1 - raw * raw)
-
-
-class Mul(tl.Function):
-    @staticmethod
-    def forward(ctx, x, y):
-        ctx.save_for_backward(x, y)
-        return x * y
-
-    @staticmethod
-    def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        return g * y, g * x
 
 
 class MulMutatingY(Mul):

@@ -1,0 +1,33 @@
+"""Small right Functions that several test files check, or derive deliberately wrong ones from."""
+
+from __future__ import annotations
+
+import tinygrad_lite as tl
+
+
+class Cube(tl.Function):
+    """z = x³;  dz/dx = 3x². Written with operators only, so it works on arrays and (create_graph) Tensors."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 3 * x * x
+
+
+class Mul(tl.Function):
+    """z = x·y;  dz/dx = y, dz/dy = x."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return g * y, g * x
