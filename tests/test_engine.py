@@ -859,3 +859,22 @@ def test_training_beside_threads_that_evaluate_under_no_grad_matches_training_al
     assert failures == []
     for got, want in zip(results["params"], alone, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_an_input_kept_as_a_ctx_attribute_is_refused_under_create_graph() -> None:
+    class CubeFromAttribute(tl.Function):
+        @staticmethod
+        def forward(ctx, x):
+            z = x**3
+            ctx.save_for_backward(x)
+            ctx.z = z  # the output's own array, as an attribute: never swapped for its Tensor
+            return z
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * ctx.z / x * g
+
+    x = tl.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"CubeFromAttribute\.backward under create_graph=True: forward kept"):
+        tl.grad(CubeFromAttribute.apply(x).sum(), x, create_graph=True)

@@ -109,3 +109,39 @@ def test_an_in_place_change_inside_a_jitted_step_is_refused_by_name() -> None:
 
     with pytest.raises(RuntimeError, match=r"jit: sub_ \(an in-place change of a tensor\) inside a jitted function"):
         step(Tensor([1.0, 1.0]))
+
+
+@pytest.mark.parametrize(
+    "record, change",
+    [
+        (lambda x: (x.reshape(2, 2) * x.reshape(2, 2)).sum(), lambda x: x.mul_(10.0)),  # a view saved, base changed
+        (lambda x: (x * x).sum(), lambda x: x.detach().mul_(10.0)),  # the tensor saved, a detached view changed
+        (lambda x: (x * x).sum(), lambda x: x.reshape(2, 2).T.mul_(10.0)),  # ... a view of a view changed
+    ],
+)
+def test_a_change_through_another_tensor_over_the_same_memory_is_caught(record, change) -> None:
+    x = Tensor(np.array([1.0, 2.0, 3.0, 4.0]), requires_grad=True)
+    z = record(x)
+    with tl.no_grad():
+        change(x)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        z.backward()
+
+
+def test_a_value_that_requires_grad_is_not_dropped_from_the_graph_by_an_in_place_write() -> None:
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = Tensor(np.zeros(2))
+    y += x  # y is now the recorded zeros + x
+    (y * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+    buf = Tensor(np.zeros(3))
+    with pytest.raises(RuntimeError, match="the value requires grad"):
+        buf[0] = x.sum()
+    with pytest.raises(RuntimeError, match="the value requires grad"):
+        Tensor(np.zeros(2)).copy_(x)
+
+
+def test_clamp_takes_tensor_bounds() -> None:
+    t = Tensor([-2.0, 0.5, 3.0])
+    t.clamp_(min=Tensor(-1.0), max=Tensor([1.0, 1.0, 2.0]))
+    np.testing.assert_array_equal(t.numpy(), [-1.0, 0.5, 2.0])

@@ -32,6 +32,7 @@ import functools
 import inspect
 import itertools
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from heapq import heappop, heappush
 from typing import Any
@@ -367,20 +368,35 @@ def run_update(optimizer: Any) -> None:
 
 
 # How many in-place changes have happened, anywhere. A node records the count when it is recorded; a backward
-# that finds it unchanged knows no saved array can have changed and skips the version check. (Under a lock: a
-# lost update between threads could bring the count back to a value a node recorded.)
+# that finds it unchanged knows no saved array can have changed and skips the check. (Under a lock: a lost
+# update between threads could bring the count back to a value a node recorded.)
 _modifications = 0
 _modifications_lock = threading.Lock()
+# The memory changed in place: id of the array that owns it -> (a weak reference to it, the count at its latest
+# change). Keyed on the owner, so that a view (reshape, slicing, detach, .T) and its base are one memory, as
+# PyTorch shares one version counter between them.
+_changed_memory: dict[int, tuple[Any, int]] = {}
+
+
+def _owner(array: np.ndarray) -> np.ndarray:
+    """The array that owns ``array``'s memory (itself, or the base its views go back to)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
 
 
 def mark_modified(*tensors: Tensor) -> None:
-    """The tensors' arrays were changed in place: a new version each, which graphs that saved the old refuse."""
+    """The tensors' arrays were changed in place: a new version each, and their memory marked as changed, which
+    graphs that saved it (through these tensors or any view of the same memory) refuse."""
     global _modifications
     with _modifications_lock:
         _modifications += 1
         for tensor in tensors:
             tensor._version += 1
-            tensor._changed_at = _modifications
+            owner = _owner(tensor.data)
+            key = id(owner)
+            _changed_memory[key] = (weakref.ref(owner, lambda _, key=key: _changed_memory.pop(key, None)),
+                                    _modifications)
 
 
 def change_in_place(what: str) -> None:
@@ -539,15 +555,20 @@ def _run_node(node: Function, output: Tensor, grad: Any, create_graph: bool) -> 
 
 
 def _check_saved_versions(node: Function, output: Tensor) -> None:
-    """Refuse to run a node's backward with an array it saved that was changed in place after it was recorded:
-    the formula would mix the new values into the old graph, as PyTorch refuses too."""
-    for tensor in (*node.inputs, output):
-        if (tensor is not None and tensor._changed_at > node.recorded_at
-                and any(s is tensor.data for s in node.saved_tensors)):
+    """Refuse to run a node's backward with an array it saved whose memory was changed in place after the node
+    was recorded: the formula would mix the new values into the old graph, as PyTorch refuses too."""
+    for saved in node.saved_tensors:
+        if not isinstance(saved, np.ndarray):
+            continue
+        owner = _owner(saved)
+        entry = _changed_memory.get(id(owner))
+        if entry is not None and entry[1] > node.recorded_at and entry[0]() is owner:
+            versions = [t._version for t in (*node.inputs, output) if t is not None and t.data is saved]
+            version = f" (it is at version {versions[0]} now)" if versions else ""
             raise RuntimeError(
-                f"{type(node).__name__}: a tensor of shape {tensor.shape} that this operation saved for backward "
-                f"was modified by an in-place operation after the graph recorded it (it is at version "
-                f"{tensor._version} now). Change it only after backward, or compute again from the new values."
+                f"{type(node).__name__}: a tensor of shape {saved.shape} that this operation saved for backward "
+                f"was modified by an in-place operation after the graph recorded it{version}, directly or through "
+                "a view of the same memory. Change it only after backward, or compute again from the new values."
             )
 
 
@@ -563,9 +584,10 @@ def _backward_on_tensors(node: Function, output: Tensor, grad: Any) -> Any:
         raise RuntimeError(f"{name} is once-differentiable: create_graph=True cannot differentiate its backward")
     arrays = node.saved_tensors
     by_id = {id(t.data): t for t in (*node.inputs, output) if t is not None}
-    kept = (*arrays, *node.__dict__.values())  # what forward saved, or stored on ctx as attributes
-    for a in kept:
-        if id(a) not in by_id and isinstance(a, np.ndarray) and a.dtype.kind in "fc" and not node.saves_constants:
+    attributes = tuple(node.__dict__.values())  # never swapped for Tensors: even an input's array stays constant
+    for a in (*arrays, *attributes):
+        keeps_constant = id(a) not in by_id or any(a is b for b in attributes)
+        if keeps_constant and isinstance(a, np.ndarray) and a.dtype.kind in "fc" and not node.saves_constants:
             raise RuntimeError(
                 f"{name}.backward under create_graph=True: forward kept an array of shape {a.shape} that is neither "
                 "an input nor the output, so a second derivative would treat it as a constant and be silently "

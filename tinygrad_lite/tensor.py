@@ -258,7 +258,7 @@ class Tensor:
     """A numpy array plus what reverse-mode autodiff needs: ``requires_grad``, ``grad`` and the node
     (``grad_fn``) of the operation that produced it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "_version", "_changed_at", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "_version", "__weakref__")
 
     # ---- numpy interop: operators work, numpy functions are refused with what to write instead --------------
 
@@ -286,7 +286,6 @@ class Tensor:
         self._node: engine.Function | None = None
         self._retains_grad = False
         self._version = 0  # how many in-place changes its array has seen (engine.mark_modified)
-        self._changed_at = 0  # engine's count of in-place changes at the latest of them
         if requires_grad:
             self.requires_grad_(True)
 
@@ -300,7 +299,6 @@ class Tensor:
         t._node = None
         t._retains_grad = False
         t._version = 0
-        t._changed_at = 0
         return t
 
     # ---- properties -----------------------------------------------------------------------------------------
@@ -444,8 +442,14 @@ class Tensor:
     # changed only inside no_grad (the manual update ``w -= lr * w.grad`` keeps w a leaf); a tensor of the
     # recorded graph is not changed in place: ``y += x`` gives the name y the recorded result of ``y + x``.
 
-    def _change_in_place(self, name: str, values: Callable[[np.ndarray], Any]) -> Tensor:
-        if self.requires_grad and engine.is_grad_enabled():
+    def _change_in_place(self, name: str, values: Callable[[np.ndarray], Any], *operands: Any) -> Tensor:
+        recording = engine.is_grad_enabled()
+        if recording and any(isinstance(v, Tensor) and v.requires_grad for v in operands):
+            raise RuntimeError(
+                f"{name}: the value requires grad, and writing it into this tensor in place would drop it from the "
+                "graph; write y = y + x (or build the result with tl.cat / tl.where) instead"
+            )
+        if self.requires_grad and recording:
             if self._node is None:
                 raise RuntimeError(
                     f"{name}: a leaf tensor that requires grad cannot be changed in place while gradients are "
@@ -467,9 +471,10 @@ class Tensor:
         return self
 
     def _in_place_operator(self, name: str, ufunc: np.ufunc, other: Any) -> Tensor:
-        if self._node is not None and self.requires_grad and engine.is_grad_enabled():
-            return NotImplemented  # a recorded tensor: Python computes self + other and rebinds the name
-        return self._change_in_place(name, lambda data: ufunc(data, _raw(other)))
+        records = (self._node is not None and self.requires_grad) or (isinstance(other, Tensor) and other.requires_grad)
+        if records and engine.is_grad_enabled():
+            return NotImplemented  # part of the graph: Python computes self + other and rebinds the name
+        return self._change_in_place(name, lambda data: ufunc(data, _raw(other)), other)
 
     def __iadd__(self, other: Any) -> Tensor:
         return self._in_place_operator("+=", np.add, other)
@@ -484,30 +489,30 @@ class Tensor:
         return self._in_place_operator("/=", np.true_divide, other)
 
     def add_(self, other: Any) -> Tensor:
-        return self._change_in_place("add_", lambda data: data + _raw(other))
+        return self._change_in_place("add_", lambda data: data + _raw(other), other)
 
     def sub_(self, other: Any) -> Tensor:
-        return self._change_in_place("sub_", lambda data: data - _raw(other))
+        return self._change_in_place("sub_", lambda data: data - _raw(other), other)
 
     def mul_(self, other: Any) -> Tensor:
-        return self._change_in_place("mul_", lambda data: data * _raw(other))
+        return self._change_in_place("mul_", lambda data: data * _raw(other), other)
 
     def div_(self, other: Any) -> Tensor:
-        return self._change_in_place("div_", lambda data: data / _raw(other))
+        return self._change_in_place("div_", lambda data: data / _raw(other), other)
 
     def zero_(self) -> Tensor:
         return self._change_in_place("zero_", lambda data: 0)
 
     def fill_(self, value: Any) -> Tensor:
-        return self._change_in_place("fill_", lambda data: _raw(value))
+        return self._change_in_place("fill_", lambda data: _raw(value), value)
 
     def copy_(self, source: Any) -> Tensor:
-        return self._change_in_place("copy_", lambda data: _raw(source))
+        return self._change_in_place("copy_", lambda data: _raw(source), source)
 
     def clamp_(self, min: Scalar | None = None, max: Scalar | None = None) -> Tensor:  # noqa: A002 - API names
         if min is None and max is None:
             raise ValueError("clamp_: at least one of min and max must be given")
-        return self._change_in_place("clamp_", lambda data: np.clip(data, min, max))
+        return self._change_in_place("clamp_", lambda data: np.clip(data, _raw(min), _raw(max)), min, max)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         def assigned(data: np.ndarray) -> np.ndarray:
@@ -515,7 +520,7 @@ class Tensor:
             changed[_raw(index)] = _raw(value)
             return changed
 
-        self._change_in_place("__setitem__", assigned)
+        self._change_in_place("__setitem__", assigned, value)
 
     # ---- arithmetic -----------------------------------------------------------------------------------------
 
