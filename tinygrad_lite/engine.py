@@ -375,7 +375,7 @@ _modifications_lock = threading.Lock()
 # The memory changed in place: id of the array that owns it -> (a weak reference to it, the count at its latest
 # change). Keyed on the owner, so that a view (reshape, slicing, detach, .T) and its base are one memory, as
 # PyTorch shares one version counter between them.
-_changed_memory: dict[int, tuple[Any, int]] = {}
+_changed_memory: dict[int, list] = {}  # [weak reference, count]
 
 
 def _owner(array: np.ndarray) -> np.ndarray:
@@ -393,10 +393,13 @@ def mark_modified(*tensors: Tensor) -> None:
         _modifications += 1
         for tensor in tensors:
             tensor._version += 1
-            owner = _owner(tensor.data)
-            key = id(owner)
-            _changed_memory[key] = (weakref.ref(owner, lambda _, key=key: _changed_memory.pop(key, None)),
-                                    _modifications)
+            owner = tensor.data if tensor.data.base is None else _owner(tensor.data)
+            entry = _changed_memory.get(id(owner))
+            if entry is None or entry[0]() is not owner:  # first change of this memory: watch when it is freed
+                key = id(owner)
+                forget = weakref.ref(owner, lambda _, key=key: _changed_memory.pop(key, None))
+                entry = _changed_memory[key] = [forget, 0]
+            entry[1] = _modifications
 
 
 def change_in_place(what: str) -> None:
