@@ -11,12 +11,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test kernels lint docs-images dot clean
+.PHONY: demo test kernels lint docs docs-images dot chromium clean
 
 demo: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m tinygrad_lite iris --plot loss.png
 
-test: $(STAMP) dot
+test: $(STAMP) dot chromium
 	MPLBACKEND=Agg $(PY) -m pytest $(PYTEST_ARGS)
 
 # The tests whose figures come from long training runs, under every OpenBLAS kernel this CPU executes
@@ -27,6 +27,10 @@ kernels: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# The docs site (mkdocs, material theme, API reference from docstrings) into site/; --strict: any warning fails.
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict --site-dir site
+
 # The computation-graph pictures in docs/images/ (see docs/visualization.md).
 docs-images: $(STAMP) dot
 	$(PY) examples/graph_demo.py --docs
@@ -35,7 +39,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev,viz,examples]'
+	$(PY) -m pip install --quiet -e '.[dev,viz,examples,docs,browser]'
 	touch $(STAMP)
 
 # When `dot` is missing: as root on a machine with apt-get (CI, a Debian container), install Debian's graphviz
@@ -56,5 +60,22 @@ dot:
 		fi; \
 	fi
 
+# The step-through page's browser test wants Debian's chromium and chromium-driver: installed as root with apt-get
+# (CI), otherwise one line says how, and that test is skipped with the reason.
+CHROMIUM_HINT := chromium/chromedriver not found: the browser test will be skipped; install them with \
+	apt-get install chromium chromium-driver
+
+chromium:
+	@if ! command -v chromedriver >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "chromium not found: installing Debian's chromium and chromium-driver"; \
+			apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+			|| echo "$(CHROMIUM_HINT)"; \
+		else \
+			echo "$(CHROMIUM_HINT)"; \
+		fi; \
+	fi
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis loss.png
+	rm -rf $(VENV) build site *.egg-info .pytest_cache .hypothesis loss.png
