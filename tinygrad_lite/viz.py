@@ -6,17 +6,11 @@ order: input tensor → operation → output tensor. It works after ``backward()
 draw: ``draw_graph(loss, params=model, show_grad=True)``.
 
 Grouping operations by layer. The engine records no module information, so when ``params`` is a Module the
-graph is split into one cluster per submodule *after the fact*, from the parameters:
-
-1. an operation that takes a parameter of submodule ``m`` (or a tensor computed from ``m``'s parameters only,
-   such as ``W.T``) belongs to ``m``;
-2. an elementwise operation (its result has the shape of its inputs) whose tensor inputs all come from
-   operations of one submodule ``m`` (plus Python constants) belongs to ``m`` too: this puts the sigmoid after a
-   Linear into the Linear's cluster, while an operation that mixes in an outside tensor (the targets of a loss)
-   or reduces (a ``sum``) is left outside.
-
-For exact grouping, run the forward pass inside :func:`trace_modules`: every operation created while a
-submodule's ``forward`` runs is then tagged with that submodule (the innermost one), and tags win over rule 1-2.
+graph is split into one cluster per submodule *after the fact*, by the rules of :mod:`tinygrad_lite.attribution`
+(shared with ``tl.explain``): an operation on a submodule's parameters belongs to it, and so does an elementwise
+operation right after it (the sigmoid after a Linear). For exact grouping, run the forward pass inside
+:func:`trace_modules`: every operation created while a submodule's ``forward`` runs is then tagged with that
+submodule (the innermost one), and tags win over those rules.
 
 The ``graphviz`` Python package is imported only when drawing (``pip install tinygrad-lite[viz]``); rendering
 also needs Graphviz's ``dot`` program, and :func:`render` says how to install it when it is missing.
@@ -24,16 +18,16 @@ also needs Graphviz's ``dot`` program, and :func:`render` says how to install it
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import html
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from .attribution import MODULE_TAG, named_tensors, operation_modules, tensors_inputs_first, trace_modules
 from .nn import Module
 from .tensor import Tensor
 
@@ -57,7 +51,6 @@ _LEGEND = {
     "output": "output",
 }
 _SMALL = 4  # tensors with at most this many elements show their values; larger ones a summary
-_MODULE_TAG = "_viz_module"  # attribute trace_modules sets on graph nodes: (submodule name, class name)
 
 _INSTALL_GRAPHVIZ = (
     "Rendering a graph needs Graphviz's `dot` program, which was not found on PATH. Install Graphviz:\n"
@@ -135,150 +128,8 @@ def render(graph: Any, path: str | Path) -> Path:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Modules
-# --------------------------------------------------------------------------------------------------------------
-
-
-def _named_tensors(params: Module | Mapping[str, Tensor] | None) -> dict[int, str]:
-    """``id(tensor)`` → name, from a Module (``named_parameters()``) or a name → Tensor mapping."""
-    if params is None:
-        return {}
-    if isinstance(params, Module):
-        pairs = params.named_parameters()
-    elif isinstance(params, Mapping):
-        pairs = params.items()
-    else:
-        raise TypeError(f"draw_graph: params must be an nn.Module or a mapping of names to Tensors; got a "
-                        f"{type(params).__name__}")
-    names: dict[int, str] = {}
-    for name, tensor in pairs:
-        if not isinstance(tensor, Tensor):
-            raise TypeError(f"draw_graph: params[{name!r}] is a {type(tensor).__name__}, not a Tensor")
-        names.setdefault(id(tensor), str(name))
-    return names
-
-
-@contextlib.contextmanager
-def trace_modules(module: Module) -> Iterator[None]:
-    """Tag the graph nodes each submodule creates, so :func:`draw_graph` clusters them exactly.
-
-    Inside the ``with`` block each submodule's ``forward`` is wrapped: when it returns, the operations between
-    its tensor arguments and its result are tagged with the submodule's dotted name (the innermost submodule
-    wins). Operations on tensors that reach ``forward`` other than as arguments are tagged too. Usage::
-
-        with viz.trace_modules(model):
-            loss = loss_fn(model(x), y)
-        draw_graph(loss, params=model)
-    """
-    wrapped: list[tuple[Module, Any]] = []  # (submodule, the forward its instance had of its own, or None)
-    try:
-        for name, sub in module.named_modules():
-            if name:  # not the root: its tag would put the whole forward pass in one cluster
-                own = vars(sub).get("forward")
-                object.__setattr__(sub, "forward", _tagging_forward(sub.forward, (name, type(sub).__name__)))
-                wrapped.append((sub, own))
-        yield
-    finally:
-        for sub, own in reversed(wrapped):
-            if own is not None:
-                object.__setattr__(sub, "forward", own)
-            else:
-                object.__delattr__(sub, "forward")
-
-
-def _tagging_forward(forward: Any, tag: tuple[str, str]) -> Any:
-    @functools.wraps(forward)
-    def tagged(*args: Any, **kwargs: Any) -> Any:
-        result = forward(*args, **kwargs)
-        stop = {id(t) for t in _tensors_in((args, kwargs))}
-        stack = list(_tensors_in(result))
-        seen: set[int] = set()
-        while stack:
-            tensor = stack.pop()
-            node = tensor.grad_fn
-            if id(tensor) in stop or node is None or id(node) in seen:
-                continue
-            seen.add(id(node))
-            if getattr(node, _MODULE_TAG, None) is None:
-                setattr(node, _MODULE_TAG, tag)
-            stack += [t for t in node.inputs if t is not None]
-        return result
-
-    return tagged
-
-
-def _tensors_in(value: Any) -> list[Tensor]:
-    """The Tensors in a value: itself, or the items of (nested) tuples, lists and dict values."""
-    found: list[Tensor] = []
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, Tensor):
-            found.append(v)
-        elif isinstance(v, (list, tuple)):
-            stack += v
-        elif isinstance(v, Mapping):
-            stack += list(v.values())
-    return found
-
-
-# --------------------------------------------------------------------------------------------------------------
 # The graph
 # --------------------------------------------------------------------------------------------------------------
-
-
-def _tensors_inputs_first(roots: Sequence[Tensor]) -> tuple[list[Tensor], dict[int, Tensor]]:
-    """Every tensor behind ``roots``, each after all of its inputs (iterative DFS: deep chains are fine),
-    and ``id(node)`` → the tensor it produced."""
-    order: list[Tensor] = []
-    produced: dict[int, Tensor] = {}
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        node = tensor.grad_fn
-        if node is not None:
-            produced.setdefault(id(node), tensor)
-            for parent in reversed(node.inputs):
-                if parent is not None and id(parent) not in visited:
-                    stack.append((parent, False))
-    return order, produced
-
-
-def _modules_of_operations(
-    order: list[Tensor], names: dict[int, str], module_names: set[str]
-) -> dict[int, str | None]:
-    """``id(node)`` → the submodule name its operation belongs to (rules 1-2 of the module docstring)."""
-    owner_of_tensor: dict[int, str] = {}  # params, and tensors computed from one submodule's params only
-    op_module: dict[int, str | None] = {}
-    for tensor in order:
-        node = tensor.grad_fn
-        if node is None:
-            name = names.get(id(tensor))
-            module = name.rpartition(".")[0] if name else ""
-            if module in module_names and module:
-                owner_of_tensor[id(tensor)] = module
-            continue
-        inputs = [t for t in node.inputs if t is not None]
-        direct = [owner_of_tensor[id(t)] for t in inputs if id(t) in owner_of_tensor]
-        if direct:
-            module = direct[0]
-            if len(direct) == len(inputs) and len(set(direct)) == 1:
-                owner_of_tensor[id(tensor)] = module  # e.g. W.T: still "the weights of module"
-        elif all(t.shape == tensor.shape for t in inputs):  # elementwise: an activation, a scaling
-            upstream = {op_module.get(id(t.grad_fn)) if t.grad_fn is not None else None for t in inputs}
-            module = upstream.pop() if len(upstream) == 1 else None
-        else:  # a reduction or reshape after a layer (a loss, say) is not part of it
-            module = None
-        op_module[id(node)] = module
-    return op_module
 
 
 def _format_values(array: np.ndarray) -> str:
@@ -371,9 +222,9 @@ def draw_graph(
     roots = [root] if isinstance(root, Tensor) else list(root)
     if not roots or not all(isinstance(r, Tensor) for r in roots):
         raise TypeError("draw_graph: root must be a Tensor or a sequence of Tensors")
-    names = _named_tensors(params)
+    names = named_tensors(params, "draw_graph")
     modules = dict(params.named_modules()) if isinstance(params, Module) else {}
-    order, produced = _tensors_inputs_first(roots)
+    order, produced = tensors_inputs_first(roots)
     label = functools.partial(_tensor_label, show_data=show_data, show_grad=show_grad, rankdir=rankdir)
     nodes, edges = _nodes_and_edges(order, produced, names, modules, {id(r) for r in roots}, label)
 
@@ -403,10 +254,10 @@ def _nodes_and_edges(
     root_ids: set[int],
     label: Callable[[Tensor, str], str],
 ) -> tuple[list[_DrawnNode], list[tuple[str, str]]]:
-    """A node for every tensor and for every operation, each with its submodule's cluster (an operation's tag
-    from trace_modules first, else rules 1-2 of the module docstring; a tensor sits with the operation that made
-    it, a parameter with its module), and the edges in data-flow order: input tensor → operation → output."""
-    inferred = _modules_of_operations(order, names, set(modules)) if modules else {}
+    """A node for every tensor and for every operation, each with its submodule's cluster (an operation's as
+    ``attribution.operation_modules`` says; a tensor sits with the operation that made it, a parameter with its
+    module), and the edges in data-flow order: input tensor → operation → output."""
+    operation_module = operation_modules(order, names, set(modules))
     tensor_ids = {id(t): f"t{i}" for i, t in enumerate(order)}
     nodes: list[_DrawnNode] = []
     edges: list[tuple[str, str]] = []
@@ -417,8 +268,7 @@ def _nodes_and_edges(
         if node is not None and produced.get(id(node)) is tensor:  # the operation that made this tensor
             op_id = f"op{op_count}"
             op_count += 1
-            tag = getattr(node, _MODULE_TAG, None)
-            cluster = tag[0] if tag is not None else inferred.get(id(node))
+            cluster = operation_module[id(node)]
             nodes.append(_DrawnNode(op_id, _operation_attrs(node), "operation", cluster))
             edges += [(tensor_ids[id(t)], op_id) for t in node.inputs if t is not None]
             edges.append((op_id, tensor_id))
@@ -435,7 +285,7 @@ def _cluster_classes(modules: dict[str, Module], order: list[Tensor]) -> dict[st
     name their submodule even when the graph is drawn without ``params``)."""
     classes = {name: type(module).__name__ for name, module in modules.items()}
     for tensor in order:
-        tag = getattr(tensor.grad_fn, _MODULE_TAG, None)
+        tag = getattr(tensor.grad_fn, MODULE_TAG, None)
         if tag is not None:
             classes.setdefault(*tag)
     return classes
