@@ -154,28 +154,34 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
 
 
 def relu(x: Tensor) -> Tensor:
+    """``x.relu()``: max(x, 0)."""
     return x.relu()
 
 
 def sigmoid(x: Tensor) -> Tensor:
+    """``x.sigmoid()``: 1 / (1 + exp(−x))."""
     return x.sigmoid()
 
 
 def tanh(x: Tensor) -> Tensor:
+    """``x.tanh()``."""
     return x.tanh()
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """``x.leaky_relu(negative_slope)``: x where x > 0, ``negative_slope``·x elsewhere."""
     return x.leaky_relu(negative_slope)
 
 
 @_pytorch_names
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """``x.softmax(axis)``: exp(x) / Σ exp(x) along ``axis``."""
     return x.softmax(axis)
 
 
 @_pytorch_names
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """``x.log_softmax(axis)``: x − logsumexp(x) along ``axis``."""
     return x.log_softmax(axis)
 
 

@@ -49,10 +49,12 @@ def constant_(t: Tensor, value: float) -> Tensor:
 
 
 def zeros_(t: Tensor) -> Tensor:
+    """Fill ``t`` with 0s."""
     return _fill(t, 0, "zeros_")
 
 
 def ones_(t: Tensor) -> Tensor:
+    """Fill ``t`` with 1s."""
     return _fill(t, 1, "ones_")
 
 

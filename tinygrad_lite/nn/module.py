@@ -106,6 +106,7 @@ class Module:
     # ---- forward --------------------------------------------------------------------------------------------
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of this module, defined by each subclass; ``module(x)`` calls it."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     @property
@@ -130,15 +131,18 @@ class Module:
                 yield (f"{module_prefix}.{name}" if module_prefix else name), param
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """The parameters of :meth:`named_parameters`, without their names (what an optimizer takes)."""
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """``(name, module)`` for each direct sub-module, in the order they were assigned."""
         for name, module in self._modules.items():
             if module is not None:
                 yield name, module
 
     def children(self) -> Iterator[Module]:
+        """The direct sub-modules, in the order they were assigned."""
         for _, module in self.named_children():
             yield module
 
@@ -157,6 +161,7 @@ class Module:
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
+        """The modules of :meth:`named_modules`, without their names: this one first."""
         for _, module in self.named_modules():
             yield module
 
@@ -199,9 +204,11 @@ class Module:
         return self
 
     def double(self) -> Module:
+        """``to(float64)``."""
         return self.to(np.float64)
 
     def float(self) -> Module:
+        """``to(float32)``."""
         return self.to(np.float32)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -286,6 +293,7 @@ class Sequential(Module):
             self.add_module(name, module)
 
     def forward(self, x: Any) -> Any:
+        """Each child applied to the previous one's output, in order."""
         for module in self._modules.values():
             x = module.forward(x)  # what module(x) runs (see Module.__call__)
         return x
@@ -305,6 +313,7 @@ class Sequential(Module):
         return items[index][1]
 
     def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end (named by its position) and return this Sequential."""
         self.add_module(str(len(self)), module)
         return self
 
