@@ -19,9 +19,9 @@ _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 
 
 def markdown_files() -> list[Path]:
-    """README.md first, then docs/*.md in name order."""
+    """README.md first, then every Markdown file under docs/ (the API pages too) in path order."""
     files = [ROOT / "README.md"] if (ROOT / "README.md").exists() else []
-    return files + sorted((ROOT / "docs").glob("*.md"))
+    return files + sorted((ROOT / "docs").rglob("*.md"))
 
 
 def python_blocks(path: Path) -> list[tuple[int, str]]:
