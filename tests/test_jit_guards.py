@@ -455,3 +455,33 @@ def test_a_replayed_update_gives_new_versions_so_an_old_graph_refuses_backward()
         step(x)  # another replay updates the weights the old graph saved
         with pytest.raises(RuntimeError, match="modified by an in-place operation"):
             old.backward()
+
+
+@pytest.mark.parametrize("change", ["append", "replace"])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])  # the written-out plain update, and SGD's own code
+def test_a_parameter_list_of_the_optimizer_changed_after_capture(change, momentum):
+    def run(use_jit: bool) -> list[np.ndarray]:
+        tl.manual_seed(0)
+        a, b = nn.Linear(3, 2, dtype=np.float64), nn.Linear(3, 2, dtype=np.float64)
+        opt = optim.SGD(a.parameters(), lr=0.1, momentum=momentum)
+
+        def step(x):
+            loss = a(x).sum() + (b(x) * b(x)).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        f = tl.jit(step) if use_jit else step
+        f(X), f(X)
+        if change == "append":  # b's parameters join the update
+            opt.params.extend(b.parameters())
+            opt.momentum_buffers.extend([None, None])
+        else:  # b's weight is updated instead of a's
+            opt.params[0] = b.weight
+        for _ in range(3):
+            f(X)
+        return [p.data.copy() for p in [*a.parameters(), *b.parameters()]]
+
+    for eager, jitted in zip(run(False), run(True)):
+        np.testing.assert_array_equal(jitted, eager)

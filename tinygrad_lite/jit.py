@@ -12,7 +12,8 @@ built-in Function's forward or backward written out (``sigmoid = np.tanh(...)``)
 block is run on the capture's own arrays and must reproduce them bit for bit, else the Function is called.
 Values are named after the parameters they hold (``w0`` for ``0.weight``) or the operation that made them.
 Then, without changing a bit: values from constants only are computed once (folded), unread assignments go,
-and elementwise values that never leave the step are written into buffers allocated once (``out=``). The
+a product with a folded constant 1 becomes the other factor, and elementwise values and matrix products that
+never leave the step are written into buffers allocated once (``out=``). The
 lines become one function, its guards first, compiled once; a replay is one call of it, with no Tensors, no
 graph and none of the user's Python.
 
@@ -182,6 +183,12 @@ def _grads(gs: list, *exprs: str) -> list[str]:
     return [f"{name} = {expr}" for name, expr in zip(gs, exprs) if name is not None]
 
 
+def _product(c: Any, a: str, b: str) -> str:
+    """A matrix product as code. Of two matrices it is ``np.dot``: the same BLAS call as ``@`` (the same bits;
+    checked at every capture all the same), with less of numpy's overhead per call, which W1 replays feel."""
+    return f"np.dot({a}, {b})" if c.matrices_ else f"{a} @ {b}"
+
+
 _FORWARD: dict[str, Callable[..., list[str]]] = {
     "Add": lambda c, a, out: [f"{out} = {a[0]} + {a[1]}"],
     "Sub": lambda c, a, out: [f"{out} = {a[0]} - {a[1]}"],
@@ -195,9 +202,10 @@ _FORWARD: dict[str, Callable[..., list[str]]] = {
     "Relu": lambda c, a, out: [f"{out} = np.maximum({a[0]}, 0)"],
     "Cast": lambda c, a, out: [f"{out} = {a[0]}.astype({a[1]})"],
     "Reshape": lambda c, a, out: [f"{out} = {a[0]}.reshape({a[1]})"],
-    "Matmul": lambda c, a, out: [f"{out} = {a[0]} @ {a[1]}"],
+    "Matmul": lambda c, a, out: [f"{out} = {_product(c, a[0], a[1])}"],
     "Where": lambda c, a, out: [f"{out} = np.where({a[0]}, {a[1]}, {a[2]})"],
-    "Linear": lambda c, a, out: [f"{out} = {a[0]} @ {a[1]}.T"] + ([] if a[2] == "None" else [f"{out} += {a[2]}"]),
+    "Linear": lambda c, a, out: [f"{out} = np.dot({a[0]}, {a[1]}.T)"]
+                                + ([f"{out} += {a[2]}"] if a[2] != "None" else []),
     "SquaredError": lambda c, a, out: [  # x − y is kept for the backward (ops.py computes it again)
         f"{out}_diff = {a[0]} - {a[1]}", f"{out}_squares = {out}_diff * {out}_diff",
         f"{out} = {_reduced(out + '_squares', c.reduction_, c.count_)}"],
@@ -223,11 +231,11 @@ _BACKWARD: dict[str, Callable[..., list[str]]] = {
     "Reshape": lambda c, a, out, g, gs, new: _grads(gs, f"{g}.reshape({c.shape!r})"),
     "Sum": lambda c, a, out, g, gs, new: [f"{gs[0]} = np.empty({c.shape!r}, {g}.dtype)",  # NUMPY_MATH.broadcast_to
                                           f"{gs[0]}[...] = {g}.reshape({c.kept!r})"] if gs[0] else [],
-    "Matmul": lambda c, a, out, g, gs, new: _grads(gs, f"{g} @ {a[1]}.swapaxes(-1, -2)",
-                                                   f"{a[0]}.swapaxes(-1, -2) @ {g}"),
+    "Matmul": lambda c, a, out, g, gs, new: _grads(gs, _product(c, g, f"{a[1]}.swapaxes(-1, -2)"),
+                                                   _product(c, f"{a[0]}.swapaxes(-1, -2)", g)),
     "Where": lambda c, a, out, g, gs, new: _grads(gs, None, f"np.where({a[0]}, {g}, 0)",
                                                   f"np.where({a[0]}, 0, {g})"),
-    "Linear": lambda c, a, out, g, gs, new: _grads(gs, f"{g} @ {a[1]}", f"{g}.T @ {a[0]}",
+    "Linear": lambda c, a, out, g, gs, new: _grads(gs, f"np.dot({g}, {a[1]})", f"np.dot({g}.T, {a[0]})",
                                                    f"np.add.reduce({g}, axis=(0,), keepdims=False)"),
     "LogSoftmax": lambda c, a, out, g, gs, new: _grads(
         gs, f"{g} - np.exp({out}) * np.add.reduce({g}, axis={c.axis}, keepdims=True)"),
@@ -269,6 +277,8 @@ def _inlinable(ctx: engine.Function, args: tuple, kwargs: dict) -> bool:
     arrays = [a.data for a in args if isinstance(a, Tensor)]
     if name == "Linear":  # the 2-D case; more batch axes reshape first
         return arrays[0].ndim == 2
+    if name == "Matmul":
+        ctx.matrices_ = arrays[0].ndim == 2 == arrays[1].ndim
     if name == "LogSoftmax":  # an axis with elements: its maxima are finite, and no log of an empty sum
         x, axis = arrays[0], args[1]
         return x.shape[axis] > 0 and bool(np.isfinite(x).all())
@@ -594,7 +604,8 @@ class _Recorder(engine.Observer):
                     step = self._name(f"step_{self.value_of[id(p)]}")
                     self.values[step] = float(optimizer.lr) * p.grad.data  # for checking the lines written later
                     lines += [f"{step} = lr * {self.tensor_name[id(p)]}.grad.data", f"{self.value_of[id(p)]} -= {step}"]
-            lines.append(f"mark_modified(*{name}.params)")  # new versions, as eager's update gives them
+            params = ", ".join(self.tensor_name[id(p)] for p in optimizer.params)
+            lines.append(f"mark_modified({params})")  # new versions for all, as eager's run_update gives them
             self._emit(f"{kind} update: p ← p − lr·∇p (lr read at every call)", lines)
         else:
             self._emit(f"{kind} update (its own code; reads lr & co. at every call)",
@@ -651,6 +662,7 @@ class Capture:
         guards = _guards(recorder)
         lines = _released_once(recorder.lines)
         lines = _without_dead_code(recorder, _fold_constants(recorder, lines), names)
+        lines = _products_by_one_dropped(recorder, lines, names)
         lines = _into_buffers(recorder, lines, names)
         lines = _scalars_kept(recorder, lines, names)
         body = (["# guards: what this capture depended on; if one fails, tl.jit captures again",
@@ -748,6 +760,46 @@ def _is_block_comment(line: str) -> bool:
     return line.startswith("# ") and not line.endswith(_FOLDED)
 
 
+def _changed_in_place(nodes: list) -> set[str]:
+    """The names whose arrays a statement overwrites: ``x op= ...``, ``x[...] = ...``, ``np.f(..., out=x)``."""
+    changed = set()
+    for node in nodes:
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            changed.add(node.target.id)
+        for n in ast.walk(node) if node is not None else ():
+            if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name):
+                changed.add(n.value.id)
+            if isinstance(n, ast.Call):
+                changed |= {k.value.id for k in n.keywords if k.arg == "out" and isinstance(k.value, ast.Name)}
+    return changed
+
+
+def _products_by_one_dropped(r: _Recorder, lines: list[str], results: list[str]) -> list[str]:
+    """``y = one * x`` with ``one`` a folded constant equal to 1 (the loss's ½ times the 2 of a square) is
+    ``y = x``: multiplying by 1 changes no bit of a float. Only where y has x's dtype and shape, and neither
+    leaves the step nor is changed in place, so that sharing one array cannot show."""
+    nodes = [_statement(line) for line in lines]
+    kept_apart = _escaping(nodes, results) | _changed_in_place(nodes)
+    out = list(lines)
+    for i, node in enumerate(nodes):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.BinOp) and isinstance(node.value.op, ast.Mult)):
+            continue
+        name, sides = node.targets[0].id, [node.value.left, node.value.right]
+        if not all(isinstance(side, ast.Name) for side in sides) or name in kept_apart:
+            continue
+        for one, other in (sides, sides[::-1]):
+            factor, x, y = r.namespace.get(one.id), r.values.get(other.id), r.values.get(name)
+            if (isinstance(factor, (np.ndarray, np.floating)) and np.asarray(factor).dtype.kind == "f"
+                    and bool(np.all(factor == 1))
+                    and isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.dtype == y.dtype
+                    and x.shape == y.shape and other.id not in kept_apart
+                    and r._checked([f"{name} = {other.id}"], {name: y}, keep=False)):
+                out[i] = f"{name} = {other.id}  # × 1 (a folded constant): the same bits"
+                break
+    return out
+
+
 _UFUNCS = {ast.Add: "np.add", ast.Sub: "np.subtract", ast.Mult: "np.multiply", ast.Div: "np.true_divide"}
 
 
@@ -800,6 +852,11 @@ def _escaping(nodes: list, results: list[str]) -> set[str]:
     return escaping
 
 
+def _is_dot(value: ast.expr) -> bool:
+    return (isinstance(value, ast.Call) and ast.unparse(value.func) == "np.dot" and len(value.args) == 2
+            and not value.keywords)
+
+
 def _into_buffers(r: _Recorder, lines: list[str], results: list[str]) -> list[str]:
     """An elementwise result that never leaves the step (not returned, not stored as a .grad, not handed to a
     Function) is written into a buffer allocated once, with ``out=``: numpy computes each element the same way
@@ -808,11 +865,12 @@ def _into_buffers(r: _Recorder, lines: list[str], results: list[str]) -> list[st
     nodes = [_statement(line) for line in lines]
     stores = [name for node in nodes if isinstance(node, ast.Assign) for name in _names(node, ast.Store)]
     escaping = _escaping(nodes, results)
-    fresh = {}  # name -> its BinOp/UnaryOp assignment: an elementwise result, a new array of its own
+    fresh = {}  # name -> its assignment: an elementwise result or a matrix product, a new array of its own
     for i, node in enumerate(nodes):
         if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and len(node.targets) == 1
                 and (isinstance(node.value, ast.BinOp) and type(node.value.op) in _UFUNCS
-                     or isinstance(node.value, ast.UnaryOp) and isinstance(node.value.op, ast.USub))):
+                     or isinstance(node.value, ast.UnaryOp) and isinstance(node.value.op, ast.USub)
+                     or _is_dot(node.value))):
             fresh[node.targets[0].id] = i
     out = list(lines)
     for name, i in fresh.items():
@@ -824,6 +882,8 @@ def _into_buffers(r: _Recorder, lines: list[str], results: list[str]) -> list[st
         buffer = r._global(f"buffer_{name}", np.empty_like(value))
         if isinstance(node, ast.BinOp):
             call = f"{_UFUNCS[type(node.op)]}({ast.unparse(node.left)}, {ast.unparse(node.right)}, out={buffer})"
+        elif isinstance(node, ast.Call):  # np.dot takes out= positionally only
+            call = f"np.dot({ast.unparse(node.args[0])}, {ast.unparse(node.args[1])}, {buffer})"
         else:
             call = f"np.negative({ast.unparse(node.operand)}, out={buffer})"
         rewritten = f"{name} = {call}"
@@ -882,9 +942,9 @@ def _guards(r: _Recorder) -> list[str]:
     guards = [f"engine.is_grad_enabled() is {engine.is_grad_enabled()}"]  # engine._grad_enabled: slow __getattr__
     tensors: list[str] = []
     for name, v in r.params:
-        if isinstance(v, Tensor):
+        if isinstance(v, Tensor):  # its .grad matters only where backward may store one (requires_grad)
             guards.append(f"isinstance({name}, Tensor)")
-            guards += _tensor_guards(r, name, v, v.grad is None)
+            guards += _tensor_guards(r, name, v, v.grad is None if v.requires_grad else None)
             guards += [f"{name} {'is' if v is w else 'is not'} {other}"  # the same tensor twice, or two tensors
                        for other, w in tensors]
             tensors.append((name, v))
@@ -906,7 +966,11 @@ def _guards(r: _Recorder) -> list[str]:
         guards += _tensor_guards(r, name, t, no_grad if id(t) in r.grad_read else None)
     for opt in r.plain_sgd:
         name = _object_name(r, opt)
-        guards.append(f"float({name}.momentum) == 0 and float({name}.weight_decay) == 0")
+        guards.append(f"{name}.momentum == 0 and {name}.weight_decay == 0")  # SGD keeps both as floats
+    for opt in r.optimizers:  # zero_grad and the update were written for these parameters, and no others
+        name = _object_name(r, opt)
+        guards.append(f"len({name}.params) == {len(opt.params)}")
+        guards += [f"{name}.params[{i}] is {_object_name(r, p)}" for i, p in enumerate(opt.params)]
     return guards
 
 
@@ -914,7 +978,9 @@ def _tensor_guards(r: _Recorder, name: str, t: Tensor, no_grad: bool | None) -> 
     """Shape, dtype and requires_grad of a tensor as the capture saw it, and whether it had a ``.grad``."""
     state = r.entry.get(id(t), (t, (t.data.shape, t.data.dtype, t.requires_grad, None)))[1]
     shape, dtype, requires_grad = state[:3]
-    guards = [f"{name}.data.shape == {shape!r}", f"{name}.data.dtype == {r._literal(np.dtype(dtype), 'dtype')}",
+    dtype_name = r._literal(np.dtype(dtype), "dtype")  # `is` first: numpy's built-in dtypes are singletons
+    guards = [f"{name}.data.shape == {shape!r}",
+              f"({name}.data.dtype is {dtype_name} or {name}.data.dtype == {dtype_name})",
               f"{name}.requires_grad {'is' if isinstance(requires_grad, bool) else '=='} {requires_grad!r}"]
     if no_grad is not None:
         guards.append(f"{name}.grad is {'' if no_grad else 'not '}None")
@@ -965,7 +1031,8 @@ class Jitted:
         return self.captures[-1].source
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if engine.current_observer() is not None:  # its replay would run code the outer capture never sees
+        if engine._observed_threads and engine.current_observer() is not None:  # a replay inside a capture would
+            # run code the outer capture never sees (the count first: W1 replays skip the thread-local read)
             raise RuntimeError("jit: a jitted function cannot be called while another one is being captured")
         if not kwargs and len(args) == self._newest_arity:  # the usual call: the newest capture, first
             with self._lock:
