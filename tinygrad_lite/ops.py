@@ -10,6 +10,9 @@ Conventions
 - Backward formulas are written once, with operators and the functions of ``ctx.xp``. For a plain backward,
   ``ctx.xp`` is :data:`NUMPY_MATH` and everything is numpy; under ``create_graph=True`` it is
   :data:`TENSOR_MATH` and the same formula builds a differentiable graph (higher-order derivatives).
+- Each Function's docstring is its row of the table of derivatives, in two parts that ``tl.explain`` prints:
+  a first paragraph in symbols, ``forward;  derivative`` (z the output, g the gradient arriving at it), then a
+  paragraph starting ``In words:``. Remarks may follow. The formula is written there once, beside its code.
 - Composite operations are built from these primitives and need no formula of their own: ``mean``, ``var``,
   ``stack``, ... in ``tensor.py``; ``l1_loss``, ``binary_cross_entropy`` and cross-entropy with class indices
   in ``nn/functional.py``, which also checks the arguments of the fused losses below before applying them.
@@ -30,7 +33,9 @@ from .engine import Function
 
 
 class Add(Function):
-    """z = x + y;  dz/dx = 1, dz/dy = 1."""
+    """z = x + y;  dz/dx = 1, dz/dy = 1.
+
+    In words: the gradient passes through unchanged to both inputs."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -42,7 +47,9 @@ class Add(Function):
 
 
 class Sub(Function):
-    """z = x - y;  dz/dx = 1, dz/dy = -1."""
+    """z = x - y;  dz/dx = 1, dz/dy = -1.
+
+    In words: x receives the gradient as it is, y receives it negated."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -54,7 +61,9 @@ class Sub(Function):
 
 
 class Mul(Function):
-    """z = x * y;  dz/dx = y, dz/dy = x."""
+    """z = x * y;  dz/dx = y, dz/dy = x.
+
+    In words: each factor's gradient is the incoming gradient times the other factor."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -69,7 +78,9 @@ class Mul(Function):
 
 
 class Div(Function):
-    """z = x / y;  dz/dx = 1/y, dz/dy = -x/y² = -z/y."""
+    """z = x / y;  dz/dx = 1/y, dz/dy = -x/y² = -z/y.
+
+    In words: x's gradient is the incoming gradient divided by y; y's is minus that times the result."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -85,8 +96,12 @@ class Div(Function):
 
 
 class Pow(Function):
-    """z = x ** y;  dz/dx = y·x^(y-1), dz/dy = z·log(x). Both are 0 where the formula would give 0·inf
-    (dz/dx for a constant exponent 0, or y = 0 at x = 0; dz/dy at x = 0 for y ≥ 0), as in PyTorch."""
+    """z = x ** y;  dz/dx = y·x^(y-1), dz/dy = z·log(x).
+
+    In words: the power rule for the base; for the exponent, the result times the log of the base.
+
+    Both are 0 where the formula would give 0·inf (dz/dx for a constant exponent 0, or y = 0 at x = 0; dz/dy at
+    x = 0 for y ≥ 0), as in PyTorch."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -115,7 +130,9 @@ class Pow(Function):
 
 
 class Maximum(Function):
-    """z = max(x, y);  the gradient goes to the larger input, split evenly where they tie."""
+    """z = max(x, y);  dz/dx = 1[x > y] + ½·1[x = y], dz/dy = 1 - dz/dx.
+
+    In words: the gradient goes to the larger input, split evenly where they tie."""
 
     saves_constants = True  # the 0 / ½ / 1 weights: piecewise constant, derivative zero
     _wins, _select = staticmethod(np.greater), staticmethod(np.maximum)
@@ -134,13 +151,17 @@ class Maximum(Function):
 
 
 class Minimum(Maximum):
-    """z = min(x, y);  the gradient goes to the smaller input, split evenly where they tie."""
+    """z = min(x, y);  dz/dx = 1[x < y] + ½·1[x = y], dz/dy = 1 - dz/dx.
+
+    In words: the gradient goes to the smaller input, split evenly where they tie."""
 
     _wins, _select = staticmethod(np.less), staticmethod(np.minimum)
 
 
 class Where(Function):
-    """z = cond ? x : y;  the gradient goes to whichever input was picked (``cond`` is a constant mask)."""
+    """z = cond ? x : y;  dz/dx = 1[cond], dz/dy = 1[not cond].
+
+    In words: the gradient goes to whichever input was picked; cond is a constant mask and receives none."""
 
     @staticmethod
     def forward(ctx, cond, x, y):
@@ -159,7 +180,9 @@ class Where(Function):
 
 
 class Neg(Function):
-    """z = -x;  dz/dx = -1."""
+    """z = -x;  dz/dx = -1.
+
+    In words: the gradient comes back negated."""
 
     @staticmethod
     def forward(ctx, x):
@@ -171,7 +194,9 @@ class Neg(Function):
 
 
 class Exp(Function):
-    """z = e^x;  dz/dx = e^x = z."""
+    """z = e^x;  dz/dx = e^x = z.
+
+    In words: the incoming gradient times the result itself."""
 
     @staticmethod
     def forward(ctx, x):
@@ -186,7 +211,9 @@ class Exp(Function):
 
 
 class Log(Function):
-    """z = ln x;  dz/dx = 1/x."""
+    """z = ln x;  dz/dx = 1/x.
+
+    In words: the incoming gradient divided by the input."""
 
     @staticmethod
     def forward(ctx, x):
@@ -200,7 +227,9 @@ class Log(Function):
 
 
 class Sqrt(Function):
-    """z = √x;  dz/dx = 1/(2√x) = 1/(2z)."""
+    """z = √x;  dz/dx = 1/(2√x) = 1/(2z).
+
+    In words: the incoming gradient divided by twice the result."""
 
     @staticmethod
     def forward(ctx, x):
@@ -215,7 +244,10 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """z = |x|;  dz/dx = sign(x) (0 at 0, as in PyTorch)."""
+    """z = |x|;  dz/dx = sign(x).
+
+    In words: the gradient keeps its sign where x is positive, flips it where x is negative, and is 0 at 0 (as
+    in PyTorch)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -229,7 +261,9 @@ class Abs(Function):
 
 
 class Sin(Function):
-    """z = sin x;  dz/dx = cos x."""
+    """z = sin x;  dz/dx = cos x.
+
+    In words: the incoming gradient times the cosine of the input."""
 
     @staticmethod
     def forward(ctx, x):
@@ -243,7 +277,9 @@ class Sin(Function):
 
 
 class Cos(Function):
-    """z = cos x;  dz/dx = -sin x."""
+    """z = cos x;  dz/dx = -sin x.
+
+    In words: the incoming gradient times minus the sine of the input."""
 
     @staticmethod
     def forward(ctx, x):
@@ -257,7 +293,9 @@ class Cos(Function):
 
 
 class Tanh(Function):
-    """z = tanh x;  dz/dx = 1 - z²."""
+    """z = tanh x;  dz/dx = 1 - z².
+
+    In words: the incoming gradient times one minus the square of the result."""
 
     @staticmethod
     def forward(ctx, x):
@@ -281,7 +319,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class Sigmoid(Function):
-    """z = σ(x) = 1/(1+e^-x);  dz/dx = z(1 - z)."""
+    """z = σ(x) = 1/(1+e^-x);  dz/dx = z(1 - z).
+
+    In words: the incoming gradient times z(1 - z), computed from the saved output z, not from the input."""
 
     @staticmethod
     def forward(ctx, x):
@@ -296,7 +336,9 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0."""
+    """z = max(x, 0);  dz/dx = 1[x > 0].
+
+    In words: the gradient passes where the input was positive and is 0 elsewhere (at 0 too)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -310,7 +352,9 @@ class Relu(Function):
 
 
 class LeakyRelu(Function):
-    """z = x if x > 0 else s·x;  dz/dx = 1 or s."""
+    """z = x if x > 0 else s·x;  dz/dx = 1 if x > 0 else s.
+
+    In words: the gradient passes where the input was positive and is scaled by the slope s elsewhere."""
 
     @staticmethod
     def forward(ctx, x, negative_slope):
@@ -325,7 +369,11 @@ class LeakyRelu(Function):
 
 
 class Softplus(Function):
-    """z = ln(1 + e^x);  dz/dx = σ(x). Computed as max(x, 0) + ln(1 + e^-|x|), which never overflows."""
+    """z = ln(1 + e^x);  dz/dx = σ(x).
+
+    In words: the incoming gradient times the sigmoid of the input.
+
+    Computed as max(x, 0) + ln(1 + e^-|x|), which never overflows."""
 
     @staticmethod
     def forward(ctx, x):
@@ -343,8 +391,11 @@ _GELU_A = 0.044715
 
 
 class Gelu(Function):
-    """z = ½x(1 + tanh u), u = c(x + a·x³) (PyTorch's ``approximate='tanh'``);
-    dz/dx = ½(1 + tanh u) + ½x(1 - tanh² u)·c(1 + 3a·x²)."""
+    """z = ½x(1 + tanh u), u = c(x + a·x³);  dz/dx = ½(1 + tanh u) + ½x(1 - tanh² u)·c(1 + 3a·x²).
+
+    In words: the product rule on x times the smooth step ½(1 + tanh u).
+
+    PyTorch's ``approximate='tanh'``, with c = √(2/π) and a = 0.044715."""
 
     @staticmethod
     def forward(ctx, x):
@@ -359,7 +410,10 @@ class Gelu(Function):
 
 
 class Clip(Function):
-    """z = min(max(x, low), high);  dz/dx = 1 where low ≤ x ≤ high, else 0 (as in PyTorch's clamp)."""
+    """z = min(max(x, low), high);  dz/dx = 1[low ≤ x ≤ high].
+
+    In words: the gradient passes where the input lay within the bounds and is 0 where it was clipped (as in
+    PyTorch's clamp)."""
 
     @staticmethod
     def forward(ctx, x, low, high):
@@ -378,8 +432,9 @@ class Clip(Function):
 
 
 class Cast(Function):
-    """z = x converted to another dtype. The gradient flows back unchanged; the engine casts it back to x's
-    dtype."""
+    """z = x converted to another dtype;  dz/dx = 1.
+
+    In words: the gradient flows back unchanged; the engine casts it back to x's dtype."""
 
     @staticmethod
     def forward(ctx, x, dtype):
@@ -411,7 +466,10 @@ _SUM_DTYPES = {np.dtype(t): np.dtype(np.int64) for t in (np.bool_, np.int8, np.i
 
 
 class Sum(Function):
-    """z = Σ x over axes;  dz/dx = 1 for every summed element: g is broadcast back over the summed axes."""
+    """z = Σ x over axes;  dz/dx = 1 for every summed element.
+
+    In words: the incoming gradient is copied back to every element that was summed (broadcast over the summed
+    axes)."""
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
@@ -424,7 +482,9 @@ class Sum(Function):
 
 
 class Max(Function):
-    """z = max x over axes;  the gradient goes to the maximal elements, shared equally among ties."""
+    """z = max x over axes;  dz/dx = 1[x = z] / k, with k the number of maximal elements.
+
+    In words: the gradient goes to the maximal elements, shared equally among ties."""
 
     saves_constants = True  # the shares of the maximal elements: piecewise constant, derivative zero
     _reduce = np.maximum.reduce
@@ -447,7 +507,9 @@ class Max(Function):
 
 
 class Min(Max):
-    """z = min x over axes;  the gradient goes to the minimal elements, shared equally among ties."""
+    """z = min x over axes;  dz/dx = 1[x = z] / k, with k the number of minimal elements.
+
+    In words: the gradient goes to the minimal elements, shared equally among ties."""
 
     _reduce = np.minimum.reduce
 
@@ -465,7 +527,9 @@ def _shifted_logsumexp(x: np.ndarray, axes: tuple) -> tuple[np.ndarray, np.ndarr
 
 
 class LogSumExp(Function):
-    """z = log Σ e^x over axes;  dz/dx = e^(x - z) = softmax(x)."""
+    """z = log Σ e^x over axes;  dz/dx = e^(x - z) = softmax(x).
+
+    In words: the incoming gradient is spread over the summed elements in proportion to their softmax."""
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
@@ -485,7 +549,10 @@ class LogSumExp(Function):
 
 
 class Softmax(Function):
-    """z = e^x / Σ e^x along an axis;  dx = z ⊙ (g - Σ(g ⊙ z)) along that axis."""
+    """z = e^x / Σ e^x along an axis;  dx = z ⊙ (g - Σ(g ⊙ z)) along that axis.
+
+    In words: each element's gradient is its probability times how far its incoming gradient lies above the
+    probability-weighted mean of the incoming gradient."""
 
     @staticmethod
     def forward(ctx, x, axis):
@@ -502,7 +569,9 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
-    """z = x - log Σ e^x along an axis;  dx = g - e^z ⊙ Σ g along that axis."""
+    """z = x - log Σ e^x along an axis;  dx = g - e^z ⊙ Σ g along that axis.
+
+    In words: the incoming gradient minus the probabilities times its sum along the axis."""
 
     @staticmethod
     def forward(ctx, x, axis):
@@ -525,7 +594,10 @@ class LogSoftmax(Function):
 
 
 class Matmul(Function):
-    """Z = X @ Y (batched, batch axes broadcast);  dX = G @ Yᵀ, dY = Xᵀ @ G (ᵀ swaps the last two axes)."""
+    """Z = X @ Y (batched, batch axes broadcast);  dX = G @ Yᵀ, dY = Xᵀ @ G (ᵀ swaps the last two axes).
+
+    In words: each operand's gradient is the incoming gradient multiplied by the other operand, transposed, on
+    the side where that operand stood."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -541,9 +613,14 @@ class Matmul(Function):
 
 
 class Linear(Function):
-    """Y = X @ Wᵀ + b, with W of shape (out, in) and X of shape (..., in): a network layer as one node instead
-    of three (transpose, matmul, add), since per-node overhead dominates small networks.
-    dX = G @ W;  dW = Gᵀ @ X and db = Σ G, both summed over every batch axis of X."""
+    """Y = X @ Wᵀ + b, with W of shape (out, in) and X of shape (..., in);  dX = G @ W, dW = Gᵀ @ X, db = Σ G,
+    dW and db summed over every batch axis of X.
+
+    In words: the input's gradient is G times the weights; the weights' is Gᵀ times the input, one outer product
+    per batch row, added up; the bias's is G summed over the batch.
+
+    A network layer as one node instead of three (transpose, matmul, add), since per-node overhead dominates
+    small networks."""
 
     @staticmethod
     def forward(ctx, x, w, b):
@@ -589,8 +666,11 @@ def reduce_losses(losses: Any, reduction: str) -> Any:
 
 
 class SquaredError(Function):
-    """z = Σ (x - y)² (``reduction='sum'``), its mean (``'mean'``), or the elementwise (x - y)² (``'none'``);
-    dz/dx = 2(x - y)·g (divided by N for the mean), dz/dy = -dz/dx."""
+    """z = Σ (x - y)² (reduction 'sum'), its mean ('mean'), or each (x - y)² ('none');  dz/dx = 2(x - y)·g
+    (divided by N for the mean), dz/dy = -dz/dx.
+
+    In words: the prediction's gradient is twice its difference from the target, times the incoming gradient;
+    the target's is the negative of that."""
 
     @staticmethod
     def forward(ctx, x, y, reduction):
@@ -608,9 +688,12 @@ class SquaredError(Function):
 
 
 class NegativeLogLikelihood(Function):
-    """ℓ = -Σ_c y_c·logp_c along the class axis, per sample; then their mean (``'mean'``), sum (``'sum'``) or
-    each (``'none'``). ∂ℓ/∂logp = -y·g, ∂ℓ/∂y = -logp·g, with g spread along the class axis (÷ N for the
-    mean). After ``log_softmax`` this is cross-entropy in two nodes, as PyTorch's log_softmax + nll_loss."""
+    """ℓ = -Σ_c y_c·logp_c along the class axis, per sample; then their mean ('mean'), sum ('sum') or each
+    ('none');  ∂ℓ/∂logp = -y·g, ∂ℓ/∂y = -logp·g, with g spread along the class axis (÷ N for the mean).
+
+    In words: each log-probability's gradient is minus its target weight times the incoming gradient.
+
+    After ``log_softmax`` this is cross-entropy in two nodes, as PyTorch's log_softmax + nll_loss."""
 
     @staticmethod
     def forward(ctx, logp, y, axis, reduction):
@@ -632,8 +715,11 @@ class NegativeLogLikelihood(Function):
 
 
 class ClampedLog(Function):
-    """z = max(ln x, -100) (PyTorch's BCE clamps its logs at -100, so a probability of 0 costs 100, not inf);
-    dz/dx = 1/x where ln x > -100, 0 where clamped."""
+    """z = max(ln x, -100);  dz/dx = 1/x where ln x > -100, 0 where clamped.
+
+    In words: the gradient of the log, 1/x, except where the log was clamped, which receives none.
+
+    PyTorch's BCE clamps its logs at -100, so a probability of 0 costs 100, not inf."""
 
     @staticmethod
     def forward(ctx, x):
@@ -651,8 +737,12 @@ class ClampedLog(Function):
 
 
 class BCEWithLogits(Function):
-    """z = softplus(x) - x·y, computed as max(x, 0) - x·y + ln(1 + e^-|x|): no exponential overflows, and
-    for hard labels (y = 0 or 1) the first two terms cancel exactly.  dz/dx = σ(x) - y, dz/dy = -x."""
+    """z = softplus(x) - x·y;  dz/dx = σ(x) - y, dz/dy = -x.
+
+    In words: the logit's gradient is the predicted probability minus the target, times the incoming gradient.
+
+    Computed as max(x, 0) - x·y + ln(1 + e^-|x|): no exponential overflows, and for hard labels (y = 0 or 1) the
+    first two terms cancel exactly."""
 
     @staticmethod
     def forward(ctx, x, y):
@@ -675,7 +765,9 @@ class BCEWithLogits(Function):
 
 
 class Reshape(Function):
-    """z = x with a new shape;  dx = g reshaped back."""
+    """z = x with a new shape;  dx = g reshaped back.
+
+    In words: the gradient is reshaped back to the input's shape."""
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -688,7 +780,9 @@ class Reshape(Function):
 
 
 class Permute(Function):
-    """z = x with its axes reordered;  dx = g with the inverse order."""
+    """z = x with its axes reordered;  dx = g with the inverse order.
+
+    In words: the gradient's axes are put back in the input's order."""
 
     @staticmethod
     def forward(ctx, x, dims):
@@ -701,8 +795,12 @@ class Permute(Function):
 
 
 class Expand(Function):
-    """z = x broadcast to a larger shape (a view, nothing is copied);  dx = g summed over the broadcast axes,
-    which is exactly the engine's shape fitting, so backward hands g back as it is."""
+    """z = x broadcast to a larger shape;  dx = g summed over the broadcast axes.
+
+    In words: the gradient is summed back to the input's shape, which is exactly the engine's shape fitting, so
+    backward hands g back as it is.
+
+    A view: nothing is copied."""
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -714,7 +812,10 @@ class Expand(Function):
 
 
 class GetItem(Function):
-    """z = x[index];  dx = zeros of x's shape with g added at index (repeated indices accumulate)."""
+    """z = x[index];  dx = zeros of x's shape with g added at index.
+
+    In words: the gradient goes back to the selected elements, the others receive 0, and repeated indices
+    accumulate."""
 
     @staticmethod
     def forward(ctx, x, index, advanced):
@@ -727,7 +828,10 @@ class GetItem(Function):
 
 
 class IndexAdd(Function):
-    """z = zeros(shape) with g added at index: the backward of GetItem;  its own backward is g[index]."""
+    """z = zeros(shape) with x added at index;  dx = g[index].
+
+    In words: the gradient is read back at the indices. This is GetItem's backward as an operation of its own,
+    so that it can be differentiated again."""
 
     @staticmethod
     def forward(ctx, g, shape, index, advanced):
@@ -740,7 +844,9 @@ class IndexAdd(Function):
 
 
 class Cat(Function):
-    """z = the inputs joined along an axis;  each input's gradient is its slice of g."""
+    """z = the inputs joined along an axis;  dxᵢ = the slice of g where xᵢ lies.
+
+    In words: each input receives its own slice of the gradient."""
 
     @staticmethod
     def forward(ctx, *xs, axis):
@@ -763,7 +869,9 @@ class Cat(Function):
 
 
 class Compare(Function):
-    """z = compare(x, y), e.g. x < y: a boolean mask, with no gradient."""
+    """z = compare(x, y), e.g. x < y;  no gradient.
+
+    In words: a boolean mask; it is never recorded, so nothing flows back."""
 
     differentiable = False
 
@@ -773,7 +881,9 @@ class Compare(Function):
 
 
 class ArgReduce(Function):
-    """z = the index of the largest (argmax) or smallest (argmin) element along an axis, as int64."""
+    """z = the index of the largest (argmax) or smallest (argmin) element along an axis;  no gradient.
+
+    In words: an int64 index, not a value of x; it is never recorded, so nothing flows back."""
 
     differentiable = False
 
@@ -783,10 +893,12 @@ class ArgReduce(Function):
 
 
 class ClassMask(Function):
-    """z = True at each sample's class along ``axis``, from integer class indices (a one-hot mask); no gradient.
-    cross_entropy picks with it. The labels are checked here, in the operation, so that every path that runs
-    it (eager, or a compiled step replayed with new labels) refuses an index outside the classes instead of
-    a silent all-False row."""
+    """z = True at each sample's class along an axis, from integer class indices (a one-hot mask);  no gradient.
+
+    In words: a boolean mask cross_entropy picks with; it is never recorded, so nothing flows back.
+
+    The labels are checked here, in the operation, so that every path that runs it (eager, or a compiled step
+    replayed with new labels) refuses an index outside the classes instead of a silent all-False row."""
 
     differentiable = False
 
@@ -799,7 +911,9 @@ class ClassMask(Function):
 
 
 class Detach(Function):
-    """z = x, cut off from the graph: the same array, never recorded."""
+    """z = x, cut off from the graph;  no gradient.
+
+    In words: the same array, never recorded, so nothing flows back."""
 
     differentiable = False
 
