@@ -13,6 +13,7 @@ from .tensor import (
     ones_like, rand, randn, set_default_dtype, stack, tensor, uniform, where, zeros, zeros_like,
 )
 from . import nn, optim
+from .explain import explain
 from .jit import jit
 from .serialization import load, save
 
@@ -21,8 +22,9 @@ silence_numpy_warnings()
 __version__ = "0.1.0"
 
 __all__ = [
-    "arange", "AxisError", "bool_", "cat", "enable_grad", "engine", "eye", "float32", "float64", "full", "Function",
-    "get_default_dtype", "grad", "gradcheck", "GradcheckError", "gradgradcheck", "int64", "is_grad_enabled", "jit",
-    "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim", "rand", "randn", "save",
-    "set_default_dtype", "ShapeError", "stack", "Tensor", "tensor", "uniform", "where", "zeros", "zeros_like",
+    "arange", "AxisError", "bool_", "cat", "enable_grad", "engine", "explain", "eye", "float32", "float64", "full",
+    "Function", "get_default_dtype", "grad", "gradcheck", "GradcheckError", "gradgradcheck", "int64",
+    "is_grad_enabled", "jit", "load", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim", "rand", "randn",
+    "save", "set_default_dtype", "ShapeError", "stack", "Tensor", "tensor", "uniform", "where", "zeros",
+    "zeros_like",
 ]
