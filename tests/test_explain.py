@@ -249,6 +249,15 @@ def test_a_retained_tensor_is_stored_before_its_node_runs() -> None:
     retained = next(s for s in explanation.stored if s.tensor is h)
     assert (retained.is_leaf, retained.at_step) == (False, sin_step.index)
     assert np.array_equal(retained.grad, [3.0, 3.0]) and np.array_equal(h.grad.numpy(), [3.0, 3.0])
+    assert "output.grad ← (2,), stored (retain_grad)" in str(explanation)
+
+
+def test_a_leaf_loss_has_no_steps_and_stores_one() -> None:
+    x = leaf(2.0)
+    explanation = tl.explain(x)
+    (stored,) = explanation.stored
+    assert explanation.steps == () and stored.tensor is x and stored.grad == 1.0 and stored.is_leaf
+    assert x.grad.item() == 1.0
 
 
 def test_a_mixed_dtype_gradient_reports_its_cast() -> None:

@@ -408,17 +408,26 @@ def _input_notes(arrival: InputGradient, labels: _Labels, values: bool) -> list[
 
 def _stored_line(stored: StoredGradient, labels: _Labels, values: bool) -> str:
     how = "added to the .grad already there" if stored.accumulated else "stored"
-    line = f"{labels.of(stored.tensor)}.grad ← {_shape(stored.shape)}, {how}"
+    if stored.is_leaf or stored.name is not None:
+        line = f"{labels.of(stored.tensor)}.grad ← {_shape(stored.shape)}, {how}"
+    else:  # printed in the row of the step that made it
+        line = f"output.grad ← {_shape(stored.shape)}, {how} (retain_grad)"
     return f"{line} = {summarize(stored.grad)}" if values else line
+
+
+def _headline(explanation: BackwardExplanation, labels: _Labels) -> str:
+    """The first line: what is differentiated, and the gradient backward starts from (given, for a vector)."""
+    loss = labels.of(explanation.loss)
+    shown = explanation.values or explanation.root_grad.size == 1
+    start = f"d {loss}/d {loss} = {summarize(explanation.root_grad)}" if shown else f"d {loss}/d {loss} given"
+    return (f"backward of {loss}, shape {_shape(explanation.loss.shape)}: {len(explanation.steps)} steps, newest "
+            f"operation first, starting from {start}")
 
 
 def _text_lines(explanation: BackwardExplanation) -> list[str]:
     """The table: one row per step, its formula and notes on the lines below it, the stored gradients last."""
     labels, values = _Labels(explanation), explanation.values
-    start = f"d {labels.of(explanation.loss)}/d {labels.of(explanation.loss)}"
-    start += f" = {summarize(explanation.root_grad)}" if values or explanation.root_grad.size == 1 else " given"
-    lines = [f"backward of {labels.of(explanation.loss)}, shape {_shape(explanation.loss.shape)}: "
-             f"{len(explanation.steps)} steps, newest operation first, starting from {start}"]
+    lines = [_headline(explanation, labels)]
     rows = [("step", "operation", "layer", "gradient in", "gradients out")]
     for step in explanation.steps:
         outs = [text for _, text in sorted([(a.index, _input_line(a, labels)) for a in step.inputs]
@@ -463,5 +472,5 @@ def _html_table(explanation: BackwardExplanation) -> str:
                  "<br>".join(text for _, text in sorted(outs)))
         rows.append("<tr>" + "".join(f'<td style="text-align:left">{c}</td>' for c in cells) + "</tr>")
     stored = "".join(f"<li>{e(_stored_line(s, labels, values))}</li>" for s in explanation.stored)
-    return (f"<div><p>{e(_text_lines(explanation)[0])}</p><table><thead><tr>{head}</tr></thead>"
+    return (f"<div><p>{e(_headline(explanation, labels))}</p><table><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table><p>gradients stored:</p><ul>{stored}</ul></div>")
