@@ -282,7 +282,9 @@ class _Narrator(engine.Observer):
                                "explain's model of engine._receive is out of date")
 
 
-def _finished_steps(drafts: list[_StepDraft], names: dict[int, str], layers: dict[int, str | None]) -> list:
+def _finished_steps(
+    drafts: list[_StepDraft], names: dict[int, str], layers: dict[int, str | None]
+) -> list[BackwardStep]:
     """The drafts as frozen steps, every array copied (a later in-place change to a ``.grad`` or a buffer must
     not rewrite the record)."""
     step_of_node = {id(d.node): i for i, d in enumerate(drafts)}
