@@ -40,8 +40,34 @@ def test_backward_refuses_weights_an_optimizer_changed_after_the_graph_was_recor
     opt.step()
     with pytest.raises(RuntimeError, match=r"Linear: a tensor of shape \(1, 3\) that this operation saved for "
                                            r"backward was modified by an in-place operation after the graph "
-                                           r"recorded it \(it is at version 1 now\)"):
+                                           r"recorded it, directly or through a view of the same memory: it is at "
+                                           r"version 1; expected version 0\."):
         loss.backward()
+
+
+def test_the_error_names_the_version_the_graph_saw_and_the_version_now() -> None:
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    with tl.no_grad():
+        w.add_(1.0)  # version 1 before the graph is recorded
+    y = (w * w).sum()
+    for change in range(1, 13):
+        with tl.no_grad():
+            w.mul_(1.0)
+        # exact while the engine remembers a change from before the graph (it keeps the last 8); a bound after
+        expected = "1" if change < 8 else "at most " + str(1 + change - 8)
+        with pytest.raises(RuntimeError, match=rf"it is at version {1 + change}; expected version {expected}\."):
+            y.backward(retain_graph=True)
+
+
+def test_views_and_their_base_share_one_version_as_in_pytorch() -> None:
+    x = Tensor(np.arange(6.0))
+    view, detached = x.reshape(2, 3), x.detach()
+    assert x._version == view._version == detached._version == 0
+    detached.add_(1.0)
+    view.data[0, 0] = 5.0  # through .data: not tracked, as in PyTorch
+    x.mul_(2.0)
+    assert x._version == view._version == detached._version == 2
+    assert Tensor(np.arange(3.0))._version == 0
 
 
 def test_a_constant_saved_by_a_node_and_changed_in_place_is_caught_too() -> None:

@@ -372,10 +372,12 @@ def run_update(optimizer: Any) -> None:
 # update between threads could bring the count back to a value a node recorded.)
 _modifications = 0
 _modifications_lock = threading.Lock()
-# The memory changed in place: id of the array that owns it -> (a weak reference to it, the count at its latest
-# change). Keyed on the owner, so that a view (reshape, slicing, detach, .T) and its base are one memory, as
-# PyTorch shares one version counter between them.
-_changed_memory: dict[int, list] = {}  # [weak reference, count]
+# The memory changed in place: id of the array that owns it -> [a weak reference to it, its version (how many
+# changes it has seen), the counts at its latest changes, oldest first]. Keyed on the owner, so that a view
+# (reshape, slicing, detach, .T) and its base are one memory with one version, as in PyTorch. The latest counts
+# tell a backward how many versions ago a node saved it, for the error message.
+_changed_memory: dict[int, list] = {}
+_CHANGES_KEPT = 8
 
 
 def _owner(array: np.ndarray) -> np.ndarray:
@@ -386,20 +388,30 @@ def _owner(array: np.ndarray) -> np.ndarray:
 
 
 def mark_modified(*tensors: Tensor) -> None:
-    """The tensors' arrays were changed in place: a new version each, and their memory marked as changed, which
-    graphs that saved it (through these tensors or any view of the same memory) refuse."""
+    """The tensors' arrays were changed in place: their memory gets a new version, which graphs that saved it
+    (through these tensors or any view of the same memory) refuse."""
     global _modifications
     with _modifications_lock:
         _modifications += 1
         for tensor in tensors:
-            tensor._version += 1
             owner = tensor.data if tensor.data.base is None else _owner(tensor.data)
             entry = _changed_memory.get(id(owner))
             if entry is None or entry[0]() is not owner:  # first change of this memory: watch when it is freed
                 key = id(owner)
                 forget = weakref.ref(owner, lambda _, key=key: _changed_memory.pop(key, None))
-                entry = _changed_memory[key] = [forget, 0]
-            entry[1] = _modifications
+                entry = _changed_memory[key] = [forget, 0, []]
+            entry[1] += 1
+            latest = entry[2]
+            latest.append(_modifications)
+            if len(latest) > _CHANGES_KEPT:
+                del latest[0]
+
+
+def version_of(array: np.ndarray) -> int:
+    """How many in-place changes the memory of ``array`` has seen (``Tensor._version``), views included."""
+    owner = _owner(array)
+    entry = _changed_memory.get(id(owner))
+    return entry[1] if entry is not None and entry[0]() is owner else 0
 
 
 def change_in_place(what: str) -> None:
@@ -565,13 +577,16 @@ def _check_saved_versions(node: Function, output: Tensor) -> None:
             continue
         owner = _owner(saved)
         entry = _changed_memory.get(id(owner))
-        if entry is not None and entry[1] > node.recorded_at and entry[0]() is owner:
-            versions = [t._version for t in (*node.inputs, output) if t is not None and t.data is saved]
-            version = f" (it is at version {versions[0]} now)" if versions else ""
+        if entry is not None and entry[2][-1] > node.recorded_at and entry[0]() is owner:
+            version, latest = entry[1], entry[2]
+            since = sum(count > node.recorded_at for count in latest)
+            exact = since < len(latest) or version == len(latest)  # else older changes were forgotten
+            expected = f"{'' if exact else 'at most '}{version - since}"
             raise RuntimeError(
                 f"{type(node).__name__}: a tensor of shape {saved.shape} that this operation saved for backward "
-                f"was modified by an in-place operation after the graph recorded it{version}, directly or through "
-                "a view of the same memory. Change it only after backward, or compute again from the new values."
+                f"was modified by an in-place operation after the graph recorded it, directly or through a view "
+                f"of the same memory: it is at version {version}; expected version {expected}. Change it only "
+                "after backward, or compute again from the new values."
             )
 
 

@@ -258,7 +258,7 @@ class Tensor:
     """A numpy array plus what reverse-mode autodiff needs: ``requires_grad``, ``grad`` and the node
     (``grad_fn``) of the operation that produced it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "_version", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_retains_grad", "__weakref__")
 
     # ---- numpy interop: operators work, numpy functions are refused with what to write instead --------------
 
@@ -285,7 +285,6 @@ class Tensor:
         self.requires_grad = False
         self._node: engine.Function | None = None
         self._retains_grad = False
-        self._version = 0  # how many in-place changes its array has seen (engine.mark_modified)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -298,7 +297,6 @@ class Tensor:
         t.requires_grad = requires_grad
         t._node = None
         t._retains_grad = False
-        t._version = 0
         return t
 
     # ---- properties -----------------------------------------------------------------------------------------
@@ -319,6 +317,11 @@ class Tensor:
     def dim(self) -> int:
         """PyTorch's name for :attr:`ndim`."""
         return self.data.ndim
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes the tensor's memory has seen: shared with its views, as in PyTorch."""
+        return engine.version_of(self.data)
 
     @property
     def dtype(self) -> np.dtype:
