@@ -356,9 +356,19 @@ def test_errors_name_explain() -> None:
 
 
 def test_refuses_to_run_under_another_observer() -> None:
+    refusal = "explain: cannot run while another engine observer is installed"
     loss = (leaf([1.0]) * 2.0).sum()
-    with engine.observing(engine.Observer()), pytest.raises(RuntimeError, match="explain: cannot run inside"):
+    with engine.observing(engine.Observer()), pytest.raises(RuntimeError, match=refusal):
         tl.explain(loss)
+
+    @tl.jit
+    def step(x: Tensor) -> Tensor:
+        loss = (x * x).sum()
+        tl.explain(loss)
+        return loss
+
+    with pytest.raises(RuntimeError, match=refusal):
+        step(leaf([1.0, 2.0]))
 
 
 # --------------------------------------------------------------------------------------------------------------

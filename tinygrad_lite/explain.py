@@ -182,8 +182,8 @@ def explain(
         raise RuntimeError(f"explain: the tensor of shape {loss.shape} does not require grad and has no grad_fn, "
                            "so there is no backward to explain; create the inputs with requires_grad=True")
     if engine.current_observer() is not None:
-        raise RuntimeError("explain: cannot run inside tl.jit or under another engine observer, which would miss "
-                           "this backward; call it outside")
+        raise RuntimeError("explain: cannot run while another engine observer is installed in this thread (a step "
+                           "being compiled, say): that observer would miss this backward; call explain outside it")
     names = named_tensors(params, "explain")
     order, _ = tensors_inputs_first([loss])
     module_names = {name for name, _ in params.named_modules()} if isinstance(params, Module) else set()
