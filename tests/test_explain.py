@@ -57,7 +57,7 @@ class NodesInEngineOrder(engine.Observer):
     def __init__(self) -> None:
         self.nodes: list = []
 
-    def backward(self, node, grad, returned) -> None:
+    def backward(self, node, output, grad, returned) -> None:
         self.nodes.append(node)
 
 

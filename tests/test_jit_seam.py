@@ -59,7 +59,7 @@ def test_backward_zero_grad_and_the_optimizer_update_are_reported():
     reports = []
 
     class Log(engine.Observer):
-        def backward(self, node, grad, returned):
+        def backward(self, node, output, grad, returned):
             reports.append("backward")
 
         def store(self, tensor, grad, copy, added):

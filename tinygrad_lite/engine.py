@@ -294,14 +294,16 @@ class Observer:
     def forward(self, ctx: Function, args: tuple, kwargs: dict, result: Tensor) -> None:
         """``ctx.forward`` ran on the arrays of ``args`` (Tensors, or other values as given) and made ``result``."""
 
-    def backward(self, node: Function, grad: Any, returned: Any) -> None:
-        """``node.backward(node, grad)`` returned ``returned`` (a tuple, or one gradient for one input)."""
+    def backward(self, node: Function, output: Tensor, grad: Any, returned: Any) -> None:
+        """``node.backward(node, grad)`` returned ``returned`` (a tuple, or one gradient for one input); ``grad`` is
+        the gradient of ``output``, the tensor the node made."""
 
-    def unbroadcast(self, grad: Any, result: Any, shape: tuple, dtype: np.dtype) -> None:
-        """``_unbroadcast(grad, shape, dtype)`` gave ``result``."""
+    def unbroadcast(self, tensor: Tensor, grad: Any, result: Any) -> None:
+        """A gradient for the input ``tensor`` was fitted to its shape and dtype: ``_unbroadcast(grad, ...)`` gave
+        ``result``."""
 
-    def add(self, a: Any, b: Any, total: Any) -> None:
-        """Two gradients of one tensor were added: ``total = a + b``."""
+    def add(self, tensor: Tensor, previous: Any, grad: Any, total: Any) -> None:
+        """``tensor`` had received ``previous`` along another path: ``total = previous + grad``."""
 
     def store(self, tensor: Tensor, grad: Any, copy: bool, added: bool) -> None:
         """``grad`` went into ``tensor.grad``: added to the one there, or stored (a copy of it if ``copy``)."""
@@ -502,7 +504,7 @@ def _receive(arrivals: Iterable[tuple[Tensor | None, Any]], pending: dict[int, A
             unbroadcast_grad = _unbroadcast(grad, data.shape, data.dtype, xp)
             observer = _seam.observer if _observed_threads else None
             if observer is not None:
-                observer.unbroadcast(grad, unbroadcast_grad, data.shape, data.dtype)
+                observer.unbroadcast(tensor, grad, unbroadcast_grad)
             grad = unbroadcast_grad
         key = id(tensor)
         previous = pending.get(key)
@@ -516,7 +518,7 @@ def _receive(arrivals: Iterable[tuple[Tensor | None, Any]], pending: dict[int, A
             pending[key] = total = previous + grad
             observer = _seam.observer if _observed_threads else None
             if observer is not None:
-                observer.add(previous, grad, total)
+                observer.add(tensor, previous, grad, total)
 
 
 def _sums_to(grad_shape: tuple, shape: tuple) -> bool:
@@ -559,7 +561,7 @@ def _run_node(node: Function, output: Tensor, grad: Any, create_graph: bool) -> 
         input_grads = node.backward(node, grad)
         observer = _seam.observer if _observed_threads else None
         if observer is not None:
-            observer.backward(node, grad, input_grads)
+            observer.backward(node, output, grad, input_grads)
     if type(input_grads) is not tuple:  # a node with one input may return its gradient alone
         input_grads = (input_grads,)
     if len(input_grads) != len(node.inputs):

@@ -20,7 +20,6 @@ from __future__ import annotations
 import html
 import inspect
 import textwrap
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,10 +188,9 @@ def explain(
     module_names = {name for name, _ in params.named_modules()} if isinstance(params, Module) else set()
     layers = operation_modules(order, names, module_names)
     root_grad = engine._as_root_grad(loss, gradient, False, "explain")  # backward's rules, named explain
-    narrator = _Narrator(loss)
+    narrator = _Narrator()
     with engine.observing(narrator):
         engine.run_backward([loss], [root_grad], retain_graph, False)
-    narrator.check_done()
     steps = _finished_steps(narrator.steps, names, layers)
     stored = tuple(StoredGradient(t, names.get(id(t)), t.grad_fn is None, g, added, at)
                    for t, g, added, at in narrator.stored)
@@ -207,9 +205,11 @@ def explain(
 class _Arrival:
     """One input's gradient from the node that just ran, while the engine's reports about it come in."""
 
-    def __init__(self, index: int, tensor: Tensor, returned: Any) -> None:
+    def __init__(self, index: int, tensor: Tensor, returned: Any, follows_another_path: bool) -> None:
         self.index, self.tensor, self.returned = index, tensor, returned
         self.grad = returned  # replaced by the unbroadcast result, if the engine fits its shape or dtype
+        self.fitted = False  # whether the engine's unbroadcast report for it came
+        self.follows_another_path = follows_another_path  # the tensor got a gradient before: an add report is due
         self.total: Any = None  # set when the engine adds it to an earlier path's gradient
 
 
@@ -223,63 +223,46 @@ class _StepDraft:
 
 
 class _Narrator(engine.Observer):
-    """Turns the engine's reports into step drafts.
+    """Turns the engine's reports into step drafts: a ``backward`` report opens a step with one arrival per input
+    that gets a gradient; the ``unbroadcast`` and ``add`` reports that follow name their tensor, and complete
+    that tensor's arrival in the open step (the first one still waiting for that report: a node may take the
+    same tensor twice, ``x * x``, and its backward may return one array for both)."""
 
-    The reports do not say which input a gradient belongs to: ``unbroadcast`` and ``add`` give arrays only. So,
-    when a node's ``backward`` is reported, this predicts the engine's next reports for it, input by input,
-    exactly as ``engine._receive`` decides them (an unbroadcast where shape or dtype differ; an add where the
-    tensor already received a gradient in this pass), then checks each report against that prediction, by
-    identity of the arrays."""
-
-    def __init__(self, root: Tensor) -> None:
-        self.received: set[int] = {id(root)}  # the tensors that received a gradient so far in this pass
-        self.output_of: dict[int, Tensor] = {id(root._node): root} if root._node is not None else {}
+    def __init__(self) -> None:
         self.steps: list[_StepDraft] = []
-        self.due: deque[tuple[str, _Arrival]] = deque()  # ("unbroadcast" | "add", arrival), in report order
+        self.received: set[int] = set()  # the tensors that have received a gradient in this pass
         self.stored: list[tuple[Tensor, np.ndarray, bool, int]] = []  # (tensor, grad, accumulated, at step)
 
-    def backward(self, node: Function, grad: Any, returned: Any) -> None:
-        self.check_done()
-        draft = _StepDraft(node, self.output_of.get(id(node)), grad)
+    def backward(self, node: Function, output: Tensor, grad: Any, returned: Any) -> None:
+        draft = _StepDraft(node, output, grad)
         grads = returned if type(returned) is tuple else (returned,)
         for index, (tensor, g) in enumerate(zip(node.inputs, grads)):
             if tensor is None:  # a Python value, not a Tensor: no gradient to speak of
                 continue
-            if g is None or not tensor.requires_grad or not hasattr(g, "shape"):  # (a non-array: the engine refuses)
+            if g is None or not tensor.requires_grad:  # the engine passes nothing on to it
                 draft.no_gradient.append(index)
-                continue
-            arrival = _Arrival(index, tensor, g)
-            if g.shape != tensor.data.shape or g.dtype != tensor.data.dtype:
-                self.due.append(("unbroadcast", arrival))
-            if id(tensor) in self.received:
-                self.due.append(("add", arrival))
-            self.received.add(id(tensor))
-            if tensor._node is not None:
-                self.output_of[id(tensor._node)] = tensor
-            draft.arrivals.append(arrival)
+            else:
+                draft.arrivals.append(_Arrival(index, tensor, g, id(tensor) in self.received))
+                self.received.add(id(tensor))
         self.steps.append(draft)
 
-    def unbroadcast(self, grad: Any, result: Any, shape: tuple, dtype: np.dtype) -> None:
-        arrival = self._next_due("unbroadcast", grad, lambda a: a.returned)
-        arrival.grad = result
+    def unbroadcast(self, tensor: Tensor, grad: Any, result: Any) -> None:
+        arrival = self._arrival(tensor, lambda a: not a.fitted and a.returned is grad)
+        arrival.grad, arrival.fitted = result, True
 
-    def add(self, a: Any, b: Any, total: Any) -> None:
-        arrival = self._next_due("add", b, lambda a: a.grad)
+    def add(self, tensor: Tensor, previous: Any, grad: Any, total: Any) -> None:
+        arrival = self._arrival(tensor, lambda a: a.follows_another_path and a.total is None and a.grad is grad)
         arrival.total = total
 
     def store(self, tensor: Tensor, grad: Any, copy: bool, added: bool) -> None:
         self.stored.append((tensor, np.array(grad), added, len(self.steps)))
 
-    def _next_due(self, kind: str, array: Any, expected: Any) -> _Arrival:
-        if not self.due or self.due[0][0] != kind or expected(self.due[0][1]) is not array:
-            raise RuntimeError(f"explain: the engine reported an {kind} that explain did not predict; explain's "
-                               "model of engine._receive is out of date")
-        return self.due.popleft()[1]
-
-    def check_done(self) -> None:
-        if self.due:
-            raise RuntimeError(f"explain: the engine did not report the {self.due[0][0]} explain predicted; "
-                               "explain's model of engine._receive is out of date")
+    def _arrival(self, tensor: Tensor, waiting: Any) -> _Arrival:
+        for arrival in self.steps[-1].arrivals if self.steps else ():
+            if arrival.tensor is tensor and waiting(arrival):
+                return arrival
+        raise RuntimeError("explain: the engine reported a gradient of a tensor that the step it ran did not "
+                           "send one to")  # a report out of order would make the record wrong: refuse instead
 
 
 def _finished_steps(

@@ -504,7 +504,7 @@ class _Recorder(engine.Observer):
         self.lines.append(f"# {comment}")
         self.lines += lines
 
-    def backward(self, node: engine.Function, grad: Any, returned: Any) -> None:
+    def backward(self, node: engine.Function, output: Tensor, grad: Any, returned: Any) -> None:
         cls = type(node)
         g = self._array(grad)
         grads = returned if type(returned) is tuple else (returned,)
@@ -535,9 +535,10 @@ class _Recorder(engine.Observer):
             lines.append(f"{op}{_RELEASE}")
         self._emit(f"{cls.__name__} backward{self.layer_of.get(id(node), '')} (a call of the Function)", lines)
 
-    def unbroadcast(self, grad: Any, result: Any, shape: tuple, dtype: np.dtype) -> None:
+    def unbroadcast(self, tensor: Tensor, grad: Any, result: Any) -> None:
         from .ops import _broadcast_axes
 
+        shape, dtype = tensor.data.shape, tensor.data.dtype
         g = self._array(grad)
         out = self._result(result, g.rsplit("_", 1)[0] if g.startswith("grad_") else "grad")
         expr = g
@@ -552,7 +553,7 @@ class _Recorder(engine.Observer):
             self.namespace["unbroadcast"] = _unbroadcast
         self._emit("the gradient summed back to its input's shape (broadcasting's reverse)", lines)
 
-    def add(self, a: Any, b: Any, total: Any) -> None:
+    def add(self, tensor: Tensor, a: Any, b: Any, total: Any) -> None:
         na, nb = self._array(a), self._array(b)
         out = self._result(total, na.rsplit("_", 1)[0] if na.startswith("grad_") else "grad")
         self._emit("two gradients of one value added", [f"{out} = {na} + {nb}"])
