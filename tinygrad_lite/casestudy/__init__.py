@@ -25,7 +25,7 @@ from . import framework, handwritten
 from .framework import Progress, build_model, loss_fn, train
 from .handwritten import HANDWRITTEN
 from .protocol import CaseStudyResult, CaseStudySetup, half_sse_loss, split_and_init
-from .report import format_table, plot_history, step_graph, step_source, summarize
+from .report import format_table, plot_history, step_backward_page, step_graph, step_source, summarize
 
 __all__ = [
     "VARIANTS",
@@ -39,6 +39,7 @@ __all__ = [
     "format_table",
     "summarize",
     "plot_history",
+    "step_backward_page",
     "step_graph",
     "step_source",
 ]

@@ -14,7 +14,7 @@ from .framework import build_model, loss_fn, training_step
 from .protocol import ARTICLE_TRAIN_ACCURACY, ARTICLE_VAL_ACCURACY, CaseStudyResult, split_and_init
 
 __all__ = ["DESCRIPTIONS", "METRICS_NOTE", "REFERENCE", "FIGURES", "format_figure", "format_table", "summarize",
-           "plot_history", "step_graph", "step_source"]
+           "plot_history", "step_backward_page", "step_graph", "step_source"]
 
 DESCRIPTIONS = {
     "framework": "tinygrad_lite nn.Sequential + optim.SGD + loss.backward(): the true gradient of ½·Σ(Y − out)²",
@@ -155,18 +155,36 @@ def plot_history(results: Sequence[CaseStudyResult], path: str | Path, max_point
     return path
 
 
-def step_graph(seed: int = 0, hidden: int = 5, dtype: Any = np.float64, **draw_options: Any) -> Any:
-    """The graph of one training step (forward and loss, after ``loss.backward()``) for one seed, with the
-    parameters named (``0.weight``, ``2.weight``): a ``graphviz.Digraph`` from :func:`viz.draw_graph`."""
+def _first_step(seed: int, hidden: int, dtype: Any) -> tuple[tl.nn.Module, tl.Tensor]:
+    """The model with the seed's initial weights and its loss on the training rows, before ``backward()``; the
+    forward pass is traced, so that each layer's operations are drawn in that layer's box."""
     from tinygrad_lite import viz  # imports graphviz only when drawing
 
     s = split_and_init(seed, hidden)
     model = build_model(s.w0, s.w1, dtype)
-    with viz.trace_modules(model):  # so each layer's operations are drawn in that layer's box
+    with viz.trace_modules(model):
         out = model(tl.Tensor(s.X_train.astype(dtype)))
-    loss = loss_fn(out, tl.Tensor(s.Y_train.astype(dtype)))
+    return model, loss_fn(out, tl.Tensor(s.Y_train.astype(dtype)))
+
+
+def step_graph(seed: int = 0, hidden: int = 5, dtype: Any = np.float64, **draw_options: Any) -> Any:
+    """The graph of one training step (forward and loss, after ``loss.backward()``) for one seed, with the
+    parameters named (``0.weight``, ``2.weight``): a ``graphviz.Digraph`` from :func:`viz.draw_graph`."""
+    from tinygrad_lite import viz
+
+    model, loss = _first_step(seed, hidden, dtype)
     loss.backward()
     return viz.draw_graph(loss, params=model, **draw_options)
+
+
+def step_backward_page(path: str | Path, seed: int = 0, hidden: int = 5, dtype: Any = np.float64) -> Path:
+    """Write the page of :func:`viz.backward_steps` for the first training step of one seed (its initial
+    weights, before any update), the layers drawn top to bottom; returns its path."""
+    from tinygrad_lite import viz
+
+    model, loss = _first_step(seed, hidden, dtype)
+    title = f"Iris, seed {seed}: the backward pass of the first training step"
+    return viz.backward_steps(loss, path, params=model, rankdir="TB", title=title)
 
 
 def step_source(seed: int = 0, hidden: int = 5, dtype: Any = np.float64, lr: float = 0.1) -> str:
