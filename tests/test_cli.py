@@ -107,6 +107,33 @@ def test_graph_command_renders_the_scalar_demo(capsys: pytest.CaptureFixture[str
     assert "<svg" in path.read_text() and str(path) in out
 
 
+@needs_dot
+def test_graph_steps_writes_only_the_step_through_page(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = run_cli(capsys, "graph", "--steps", "steps.html")
+    assert out == "the backward pass of o = tanh(x1·w1 + x2·w2 + b), step by step, written to steps.html\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["steps.html"]  # no graph.svg unless asked for
+    page = (tmp_path / "steps.html").read_text()
+    assert page.count('"operation": "') == 5 and "The backward pass of o, step by step" in page
+    run_cli(capsys, "graph", "--steps", "again.html", "-o", "both.svg")
+    assert (tmp_path / "again.html").read_text() == page and "<svg" in (tmp_path / "both.svg").read_text()
+
+
+@needs_dot
+def test_iris_explain_writes_the_page_of_the_seeds_first_step(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "steps.html"
+    out = run_cli(capsys, "iris", "--steps", "5", "--quiet", "--seed", "2", "--hidden", "4", "--explain", str(path))
+    assert f"the backward pass of the first training step, step by step, written to {path}" in out
+    expected = casestudy.step_backward_page(tmp_path / "expected.html", seed=2, hidden=4).read_text()
+    assert path.read_text() == expected
+    assert "Iris, seed 2: the backward pass of the first training step" in expected and "(4, 4) float64" in expected
+    assert expected != casestudy.step_backward_page(tmp_path / "seed0.html").read_text()
+
+
 def test_graph_command_dot_source_needs_no_graphviz(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "demo.gv"
     run_cli(capsys, "graph", "-o", str(path))
@@ -132,6 +159,8 @@ def test_graph_command_dot_source_needs_no_graphviz(capsys: pytest.CaptureFixtur
         (["iris", "--plot", "loss"], "cannot tell the format"),
         (["iris", "--graph", "graph.txt"], "cannot tell the format"),
         (["graph", "--output", "x.doc"], "cannot tell the format"),
+        (["graph", "--steps", "steps.svg"], "cannot tell the format of 'steps.svg': use a file ending in .html"),
+        (["iris", "--explain", "steps"], "cannot tell the format of 'steps': use a file ending in .html"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -159,7 +188,8 @@ def _exit_2_before_training(capsys: pytest.CaptureFixture[str], argv: list[str])
     return err
 
 
-@pytest.mark.parametrize("option, name", [("--plot", "loss.png"), ("--graph", "graph.svg"), ("--graph", "g.gv")])
+@pytest.mark.parametrize("option, name", [("--plot", "loss.png"), ("--graph", "graph.svg"), ("--graph", "g.gv"),
+                                          ("--explain", "steps.html")])
 def test_output_in_a_missing_folder_is_an_error_before_training(
     option: str, name: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, no_training: None
 ) -> None:
@@ -173,7 +203,9 @@ def test_output_in_a_missing_folder_is_an_error_before_training(
     "module, argv, extra",
     [("matplotlib", ["iris", "--plot", "loss.png"], "tinygrad-lite[examples]"),
      ("graphviz", ["iris", "--graph", "graph.gv"], "tinygrad-lite[viz]"),
-     ("graphviz", ["graph", "-o", "graph.gv"], "tinygrad-lite[viz]")],
+     ("graphviz", ["graph", "-o", "graph.gv"], "tinygrad-lite[viz]"),
+     ("graphviz", ["iris", "--explain", "steps.html"], "tinygrad-lite[viz]"),
+     ("graphviz", ["graph", "--steps", "steps.html"], "tinygrad-lite[viz]")],
 )
 def test_missing_extra_is_named_before_training(
     module: str, argv: list[str], extra: str, capsys: pytest.CaptureFixture[str], tmp_path: Path,
@@ -197,7 +229,8 @@ def test_an_installed_but_broken_extra_is_named_before_training(tmp_path: Path) 
     assert "--plot needs the matplotlib package, which fails to import (broken on purpose)" in proc.stderr
 
 
-@pytest.mark.parametrize("argv", [["iris", "--graph", "graph.svg"], ["graph", "-o", "graph.png"]])
+@pytest.mark.parametrize("argv", [["iris", "--graph", "graph.svg"], ["graph", "-o", "graph.png"],
+                                  ["iris", "--explain", "steps.html"], ["graph", "--steps", "steps.html"]])
 def test_missing_dot_is_named_before_training(
     argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     no_training: None,

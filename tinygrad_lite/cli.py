@@ -26,6 +26,8 @@ __all__ = [
 _DTYPES = {"float64": np.float64, "float32": np.float32}
 PLOT_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg")  # what matplotlib writes
 _GRAPH_FORMATS = ("svg", "png", "pdf", "gv", "dot")  # what viz.render writes
+_PAGE_FORMATS = ("html",)  # what viz.backward_steps writes
+_INSTALL_DOT = "apt-get install graphviz, dnf install graphviz, pacman -S graphviz or brew install graphviz"
 
 
 # ------------------------------------------------------------------------------------------- argument types
@@ -149,11 +151,24 @@ def _memory_problem(args: argparse.Namespace, runs: int) -> str | None:
             f"about {needed / 2**30:,.1f} GiB of memory; this machine has {memory / 2**30:,.1f} GiB")
 
 
+def _graph_output(args: argparse.Namespace) -> str | None:
+    """Where ``graph`` draws its picture: ``--output``, else graph.svg unless only ``--steps`` was asked for."""
+    return args.output or (None if args.steps else "graph.svg")
+
+
+def _drawings(args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    """The files a command draws with Graphviz, as (path, option, what it is)."""
+    if args.command == "iris":
+        asked = [(args.graph, "--graph", "graph"), (args.explain, "--explain", "step-through page")]
+    else:
+        asked = [(_graph_output(args), "--output", "graph"), (args.steps, "--steps", "step-through page")]
+    return [(path, option, what) for path, option, what in asked if path]
+
+
 def _problems_before_work(args: argparse.Namespace) -> list[str]:
     """What would make a command fail only after its work (100,000 training steps for ``iris``): a missing
     extra or program, a folder that does not exist, or more memory than the machine has."""
     plot = getattr(args, "plot", None)
-    graph, option = (args.graph, "--graph") if args.command == "iris" else (args.output, "--output")
     problems = []
     if args.command == "iris":
         from .casestudy import VARIANTS
@@ -162,13 +177,14 @@ def _problems_before_work(args: argparse.Namespace) -> list[str]:
         problems.append(_memory_problem(args, seeds * (len(VARIANTS) if args.variant == "all" else 1)))
     if plot:
         problems.append(plot_problem(plot))
-    if graph:
-        problems += [missing_extra("graphviz", "viz", option), check_output_path(graph, "graph")]
-        if Path(graph).suffix.lower() not in (".gv", ".dot") and shutil.which("dot") is None:
-            problems.append(
-                f"{option} needs Graphviz's dot program to write an image (apt-get install graphviz, dnf install "
-                "graphviz, pacman -S graphviz or brew install graphviz); a .gv file needs no dot"
-            )
+    for path, option, what in _drawings(args):
+        problems += [missing_extra("graphviz", "viz", option), check_output_path(path, what)]
+        if Path(path).suffix.lower() in (".gv", ".dot"):
+            continue
+        if shutil.which("dot") is None:
+            image = what == "graph"
+            problems.append(f"{option} needs Graphviz's dot program to write {'an image' if image else 'it'} "
+                            f"({_INSTALL_DOT})" + ("; a .gv file needs no dot" if image else ""))
     return [p for p in problems if p is not None]
 
 
@@ -216,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="save the error curve (mean|Y − out| per iteration), e.g. loss.png")
     iris.add_argument("--graph", metavar="PATH", type=path_with_suffix(_GRAPH_FORMATS),
                       help="render one training step's graph (forward and loss), e.g. graph.svg (needs Graphviz)")
+    iris.add_argument("--explain", metavar="PATH", type=path_with_suffix(_PAGE_FORMATS),
+                      help="write a page that steps through the backward pass of the first training step (the "
+                      "seed's initial weights, before any update), one operation at a time, e.g. steps.html: one "
+                      "HTML file to open in a browser (needs Graphviz)")
     iris.add_argument("--jit", action=argparse.BooleanOptionalAction, default=True,
                       help="framework variant: run the step tl.jit compiled once (default), or with --no-jit "
                       "record and walk the graph at every step (the same figures bit for bit; the W1 benchmark of "
@@ -232,8 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw the classic scalar example o = tanh(x1·w1 + x2·w2 + b) with values and gradients",
         description="Render the computation graph of a one-neuron scalar expression after backward().",
     )
-    graph.add_argument("--output", "-o", metavar="PATH", default="graph.svg", type=path_with_suffix(_GRAPH_FORMATS),
-                       help="output file, its format from the extension: .svg, .png, .pdf, .gv (default graph.svg)")
+    graph.add_argument("--output", "-o", metavar="PATH", type=path_with_suffix(_GRAPH_FORMATS),
+                       help="output file, its format from the extension: .svg, .png, .pdf, .gv (default graph.svg, "
+                       "unless --steps alone is given)")
+    graph.add_argument("--steps", metavar="PATH", type=path_with_suffix(_PAGE_FORMATS),
+                       help="write a page that steps through its backward pass, one operation at a time, e.g. "
+                       "steps.html: one HTML file to open in a browser (needs Graphviz)")
     graph.set_defaults(handler=_cmd_graph)
     return parser
 
@@ -304,6 +328,9 @@ def _cmd_iris(args: argparse.Namespace) -> int:
 
         path = viz.render(casestudy.step_graph(seeds[0], args.hidden, dtype), args.graph)
         print(f"graph of one training step written to {path}")
+    if args.explain:
+        path = casestudy.step_backward_page(args.explain, seeds[0], args.hidden, dtype)
+        print(f"the backward pass of the first training step, step by step, written to {path}")
     return 0
 
 
@@ -319,8 +346,13 @@ def _time_per_variant(results: Sequence[Any]) -> list[str]:
 def _cmd_graph(args: argparse.Namespace) -> int:
     from . import viz
 
-    path = viz.render(viz.scalar_demo(), args.output)
-    print(f"graph of o = tanh(x1·w1 + x2·w2 + b) written to {path}")
+    if output := _graph_output(args):
+        path = viz.render(viz.scalar_demo(), output)
+        print(f"graph of o = tanh(x1·w1 + x2·w2 + b) written to {path}")
+    if args.steps:
+        o, names = viz.scalar_neuron()
+        path = viz.backward_steps(o, args.steps, params=names)
+        print(f"the backward pass of o = tanh(x1·w1 + x2·w2 + b), step by step, written to {path}")
     return 0
 
 
