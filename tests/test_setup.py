@@ -1,9 +1,12 @@
-"""The Makefile's set-up off the beaten path: no Graphviz, no apt-get, no sudo, not root.
+"""The Makefile's set-up off the beaten path: no Graphviz or Chromium, no apt-get, no sudo, not root.
 
 Each test runs the real Makefile (or ``.ci/run``) with PATH set to a temporary directory holding only the tools
 the recipe may use: symlinks to real ones (``make``, ``id``, ``bash``, ``dirname``) and small fake scripts that
-log each call (``sudo``, ``apt-get``, ``dot``, an ``id`` that says "not root"). Nothing is installed and the
-test suite is not run recursively, so the whole file takes well under a second or two.
+log each call (``sudo``, ``apt-get``, ``dot``, ``chromedriver``, an ``id`` that says "not root"). Nothing is
+installed and the test suite is not run recursively, so the whole file takes well under a second or two.
+
+The targets ``dot`` (Graphviz, for the graph-rendering tests) and ``chromium`` (Debian's chromium and its
+chromedriver, for the browser tests) follow one pattern, and the tests of it run for both.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -21,7 +25,24 @@ BASH = shutil.which("bash")
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None or BASH is None, reason="needs make and bash")
 
-INSTALL_COMMANDS = ("apt-get install graphviz", "dnf install graphviz", "pacman -S graphviz", "brew install graphviz")
+class Target(NamedTuple):
+    """A make target that installs a program the tests want, when it can."""
+
+    name: str
+    program: str  # the target does nothing when this is on PATH
+    hint: str  # how the one line printed when it cannot install starts
+    install_commands: tuple[str, ...]  # each named in that line
+    installing: str  # the line printed as root with apt-get
+    packages: str  # what apt-get installs
+
+
+DOT = Target("dot", "dot", "graphviz's dot not found: the graph-rendering tests will be skipped",
+             ("apt-get install graphviz", "dnf install graphviz", "pacman -S graphviz", "brew install graphviz"),
+             "graphviz's dot not found: installing Debian's graphviz", "graphviz")
+CHROMIUM = Target("chromium", "chromedriver", "chromium/chromedriver not found: the browser test will be skipped",
+                  ("apt-get install chromium chromium-driver",),
+                  "chromium not found: installing Debian's chromium and chromium-driver", "chromium chromium-driver")
+TARGETS = pytest.mark.parametrize("target", [DOT, CHROMIUM], ids=lambda t: t.name)
 
 
 class Machine:
@@ -60,71 +81,81 @@ def machine(tmp_path: Path) -> Machine:
     return Machine(tmp_path)
 
 
-def assert_one_line_hint(proc: subprocess.CompletedProcess[str]) -> None:
+def assert_one_line_hint(proc: subprocess.CompletedProcess[str], target: Target) -> None:
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 1, proc.stdout
-    assert lines[0].startswith("graphviz's dot not found") and "tests will be skipped" in lines[0]
-    for command in INSTALL_COMMANDS:
+    assert lines[0].startswith(target.hint)
+    for command in target.install_commands:
         assert command in lines[0], command
     assert proc.stderr == ""
 
 
-def test_without_dot_apt_get_or_sudo_make_dot_says_how_to_install_and_succeeds(machine: Machine) -> None:
+@TARGETS
+def test_without_the_program_apt_get_or_sudo_make_says_how_to_install_and_succeeds(
+    machine: Machine, target: Target
+) -> None:
     # the real `id`: whoever runs the tests, without apt-get there is nothing to install with
-    assert_one_line_hint(machine.run("make", "dot"))
+    assert_one_line_hint(machine.run("make", target.name), target)
 
 
-def test_not_root_never_calls_sudo_or_apt_get(machine: Machine) -> None:
+@TARGETS
+def test_not_root_never_calls_sudo_or_apt_get(machine: Machine, target: Target) -> None:
     machine.fake("id", 'echo 1000')
     machine.fake("sudo", 'echo "sudo must not be called" >&2; exit 1')
     machine.fake("apt-get", 'echo "apt-get must not be called" >&2; exit 1')
-    assert_one_line_hint(machine.run("make", "dot"))
+    assert_one_line_hint(machine.run("make", target.name), target)
     assert machine.calls() == ["id -u"]
 
 
-def test_root_with_apt_get_installs_debians_graphviz_without_sudo(machine: Machine) -> None:
+@TARGETS
+def test_root_with_apt_get_installs_debians_package_without_sudo(machine: Machine, target: Target) -> None:
     machine.fake("id", "echo 0")
     machine.fake("sudo", "exit 1")
     machine.fake("apt-get")
-    proc = machine.run("make", "dot")
+    proc = machine.run("make", target.name)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["graphviz's dot not found: installing Debian's graphviz"]
-    assert machine.calls() == ["id -u", "apt-get update -qq", "apt-get install -y -qq graphviz"]
+    assert proc.stdout.splitlines() == [target.installing]
+    assert machine.calls() == ["id -u", "apt-get update -qq", f"apt-get install -y -qq {target.packages}"]
 
 
-def test_root_whose_apt_get_fails_still_goes_on_with_the_hint(machine: Machine) -> None:
+@TARGETS
+def test_root_whose_apt_get_fails_still_goes_on_with_the_hint(machine: Machine, target: Target) -> None:
     machine.fake("id", "echo 0")
     machine.fake("apt-get", 'echo "E: no network" >&2; exit 100')
-    proc = machine.run("make", "dot")
+    proc = machine.run("make", target.name)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[-1].startswith("graphviz's dot not found: the graph-rendering tests")
+    assert proc.stdout.splitlines()[-1].startswith(target.hint)
     assert machine.calls() == ["id -u", "apt-get update -qq"]
 
 
-def test_with_dot_make_dot_does_nothing(machine: Machine) -> None:
-    machine.fake("dot")
+@TARGETS
+def test_with_the_program_make_does_nothing(machine: Machine, target: Target) -> None:
+    machine.fake(target.program)
     machine.fake("sudo")
     machine.fake("apt-get")
-    proc = machine.run("make", "dot")
+    proc = machine.run("make", target.name)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
     assert machine.calls() == []
 
 
-def test_make_demo_does_not_need_dot_but_make_test_does(machine: Machine) -> None:
+def test_make_demo_needs_neither_dot_nor_chromium_but_make_test_wants_both(machine: Machine) -> None:
     demo = machine.run("make", "-n", "demo")
     assert demo.returncode == 0, demo.stderr
     assert "tinygrad_lite iris" in demo.stdout
-    assert "dot" not in demo.stdout and "apt-get" not in demo.stdout and "graphviz" not in demo.stdout
-    test = machine.run("make", "-n", "test")  # the control: -n prints the dot recipe here
+    for word in ("dot", "apt-get", "graphviz", "chromium", "chromedriver"):
+        assert word not in demo.stdout, word
+    test = machine.run("make", "-n", "test")  # the control: -n prints the dot and chromium recipes here
     assert test.returncode == 0, test.stderr
-    assert "command -v dot" in test.stdout and "apt-get install" in test.stdout
+    assert "command -v dot" in test.stdout and "apt-get install -y -qq graphviz" in test.stdout
+    assert "command -v chromedriver" in test.stdout and "apt-get install -y -qq chromium chromium-driver" in test.stdout
     assert machine.calls() == []
 
 
 def test_make_test_fails_when_pytest_collects_no_tests(machine: Machine) -> None:
     """pytest's exit code 5 ("no tests ran") fails `make test`, and so the CI job."""
     machine.fake("dot")
+    machine.fake("chromedriver")
     # -o: leave the .venv stamp alone (no reinstall); PY: this interpreter, wherever its environment lives
     proc = machine.run("make", "-o", ".venv/.installed", f"PY={sys.executable}", "test",
                        "PYTEST_ARGS=tests/test_setup.py -k no_test_is_called_this -p no:cacheprovider")
