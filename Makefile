@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test kernels lint docs docs-images dot chromium clean
+.PHONY: demo test kernels lint docs docs-images docs-screenshot dot chromium clean
 
 demo: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m tinygrad_lite iris --plot loss.png
@@ -34,6 +34,10 @@ docs: $(STAMP)
 # The computation-graph pictures in docs/images/ (see docs/visualization.md).
 docs-images: $(STAMP) dot
 	$(PY) examples/graph_demo.py --docs
+
+# The screenshot of the step-through page in docs/images/ (docs/visualization.md), taken by headless Chromium.
+docs-screenshot: $(STAMP) dot chromium
+	$(PY) tools/backward_steps_screenshot.py
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

@@ -216,15 +216,23 @@ def _no_selenium_manager(*args: object, **kwargs: object) -> None:
     raise AssertionError("selenium-manager must not run (it would download a browser or driver)")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Chromium driven through Debian's chromedriver, both found on PATH; quit whatever happens."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium: pip install 'tinygrad-lite[browser]'")
+def browser_programs() -> tuple[str, str]:
+    """Chromium and chromedriver as found on PATH; the test is skipped, saying why, when either or selenium is
+    missing (and only then)."""
+    pytest.importorskip("selenium.webdriver", reason="needs selenium: pip install 'tinygrad-lite[browser]'")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     chromedriver = shutil.which("chromedriver")
     if chromium is None or chromedriver is None:
         pytest.skip("needs chromium and chromedriver on PATH (make chromium, or apt-get install chromium "
                     "chromium-driver)")
+    return chromium, chromedriver
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium driven through Debian's chromedriver, both found on PATH; quit whatever happens."""
+    chromium, chromedriver = browser_programs()
+    from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.selenium_manager import SeleniumManager
 
@@ -341,3 +349,16 @@ def test_the_last_frame_keeps_only_what_stays_in_grad(browser: Any, tmp_path: Pa
     assert "The other gradients were freed" in page.text("#lines")
     page.element("#slider").send_keys(Keys.HOME)
     assert page.frame() == 0 and set(page.gradients().values()) == {PENDING}
+
+
+def test_the_docs_screenshot_script_photographs_a_middle_frame(tmp_path: Path) -> None:
+    import runpy
+    import struct
+
+    browser_programs()
+    tool = runpy.run_path(str(Path(__file__).resolve().parent.parent / "tools" / "backward_steps_screenshot.py"))
+    shot = tmp_path / "shot.png"
+    tool["main"](["--output", str(shot), "--size", "800x700"])
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    assert struct.unpack(">I", png[16:20])[0] == 800  # the window's width; its height less the browser's bars

@@ -219,7 +219,7 @@ h1 { font-size: 1.3em; }
 #graph svg { max-width: 100%; height: auto; }
 #narration { bottom: 0; max-height: 45vh; overflow: auto; border-top: 1px solid #d1d5db; padding-bottom: 0.5em; }
 #headline { font-size: 1.15em; margin: 0.3em 0; }
-#formula { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; }
+#formula { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.95em; }
 #words { color: #374151; }
 #lines { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 0.9em; }
 g.node.running ellipse { fill: #fbbf24; stroke: #b45309; stroke-width: 3px; }
@@ -283,10 +283,10 @@ function narrate(frame) {
 }
 
 function keepInView(element) {
-  // Scrolls a large graph so that the running operation is not hidden under the controls or the narration.
+  // Scrolls a tall graph so that the running operation sits between the controls and the narration.
   const box = element.getBoundingClientRect();
   const top = byId("controls").getBoundingClientRect().bottom, bottom = byId("narration").getBoundingClientRect().top;
-  if (box.top < top || box.bottom > bottom) element.scrollIntoView({block: "center", inline: "nearest"});
+  if (box.top < top || box.bottom > bottom) window.scrollBy(0, (box.top + box.bottom - top - bottom) / 2);
 }
 
 function show(index) {
