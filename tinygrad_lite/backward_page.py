@@ -107,8 +107,9 @@ def _step_frame(explanation: BackwardExplanation, step: BackwardStep, gradient_t
     gradients = [(step.output, gradient_text(step.grad_output))]
     gradients += [(a.tensor, gradient_text(a.total if a.added_to_earlier else a.grad)) for a in step.inputs]
     where = f", layer {step.layer}" if step.layer else ""
-    return Frame(f"step {step.index}: {step.operation}{where}", lines, gradients, step.index, step.operation,
-                 step.node, step.output, step.formula, step.formula_in_words)
+    return Frame(f"step {step.index}: {step.operation}{where}", lines, gradients, step=step.index,
+                 operation=step.operation, node=step.node, reads=step.output, formula=step.formula,
+                 words=step.formula_in_words)
 
 
 def _input_notes(arrival: InputGradient, name: str, values: bool) -> list[str]:

@@ -235,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     iris.add_argument("--explain", metavar="PATH", type=path_with_suffix(_PAGE_FORMATS),
                       help="write a page that steps through the backward pass of the first training step (the "
                       "seed's initial weights, before any update), one operation at a time, e.g. steps.html: one "
-                      "HTML file to open in a browser (needs Graphviz)")
+                      "HTML file to open in a browser (needs Graphviz); written after the run, so --steps 1 skips "
+                      "the training")
     iris.add_argument("--jit", action=argparse.BooleanOptionalAction, default=True,
                       help="framework variant: run the step tl.jit compiled once (default), or with --no-jit "
                       "record and walk the graph at every step (the same figures bit for bit; the W1 benchmark of "
