@@ -485,3 +485,170 @@ def test_a_parameter_list_of_the_optimizer_changed_after_capture(change, momentu
 
     for eager, jitted in zip(run(False), run(True)):
         np.testing.assert_array_equal(jitted, eager)
+
+
+def _eager_and_jit(build, calls: int, between=None) -> None:
+    """Run the step ``build()`` makes eagerly and jitted side by side, ``between(i, state)`` before each call,
+    and compare every returned loss and the final tensors bit for bit."""
+    runs = []
+    for use_jit in (False, True):
+        step, tensors, args = build()
+        f = tl.jit(step) if use_jit else step
+        losses = []
+        for i in range(calls):
+            if between is not None:
+                between(i, tensors)
+            losses.append(f(*args(i)).data.copy())
+        runs.append((losses, [t.data.copy() for t in tensors], [None if t.grad is None else t.grad.data.copy()
+                                                                  for t in tensors]))
+    (eager_losses, eager_data, eager_grads), (jit_losses, jit_data, jit_grads) = runs
+    for a, b in zip(eager_losses + eager_data, jit_losses + jit_data):
+        assert a.tobytes() == b.tobytes()
+    for a, b in zip(eager_grads, jit_grads):
+        assert (a is None) == (b is None) and (a is None or a.tobytes() == b.tobytes())
+
+
+def test_the_gradient_of_a_requires_grad_argument_accumulates_across_calls():
+    w = Tensor(np.array([1.0, 2.0, 3.0]))
+
+    def build():
+        x = Tensor(np.ones(3), requires_grad=True)
+        return (lambda x: _backward_and_return((x * w).sum())), [x], lambda i: (x,)
+
+    _eager_and_jit(build, calls=3)
+
+
+def _backward_and_return(loss):
+    loss.backward()
+    return loss
+
+
+def test_a_frozen_argument_held_by_sgd_whose_grad_is_set_by_hand():
+    def build():
+        v, p = Tensor(np.ones(3), requires_grad=True), Tensor(np.full(3, 2.0))
+        opt = optim.SGD([v, p], lr=0.1)
+
+        def step(x, p):
+            loss = (v * x * p).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, [v, p], lambda i: (Tensor(np.arange(3.0)), p)
+
+    def set_grad(i, tensors):
+        if i == 2:
+            tensors[1].grad = Tensor(np.ones(3))
+
+    _eager_and_jit(build, calls=4, between=set_grad)
+
+
+@pytest.mark.parametrize("zero", [True, False])
+def test_a_parameter_passed_as_an_argument_while_an_optimizer_holds_it(zero):
+    def build():
+        w = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+        opt = optim.SGD([w], lr=0.1)
+
+        def step(x, p):
+            if zero:
+                opt.zero_grad()
+            loss = (p * x * p).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, [w], lambda i: (Tensor(np.array([0.5, -1.0, 2.0])), w)
+
+    _eager_and_jit(build, calls=4)
+
+
+def test_a_matrix_product_with_a_plain_array_operand():
+    from tinygrad_lite import ops
+
+    def build():
+        a = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+        return (lambda a: _backward_and_return(ops.Matmul.apply(a, np.ones((3, 2))).sum())), [a], lambda i: (a,)
+
+    _eager_and_jit(build, calls=3)
+
+
+def test_log_softmax_of_an_infinite_input_on_a_replay_gives_eager_bits_and_no_warning():
+    jitted = tl.jit(lambda x: F.log_softmax(x, dim=1))
+    jitted(Tensor(np.array([[1.0, 2.0, 3.0]])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tl.silence_numpy_warnings()  # as on import: numpy's inf - inf inside the package, eager or replayed, is quiet
+        for row in ([1.0, np.inf, 3.0], [-np.inf, -np.inf, -np.inf], [np.nan, 0.0, 1.0]):
+            x = Tensor(np.array([row]))
+            assert jitted(x).data.tobytes() == F.log_softmax(x, dim=1).data.tobytes(), row
+    assert len(jitted.captures) == 1
+
+
+def test_an_optimizer_passed_as_an_argument_whose_parameter_list_grows():
+    def run(use_jit: bool) -> list[np.ndarray]:
+        tl.manual_seed(0)
+        a, b = nn.Linear(3, 2, dtype=np.float64), nn.Linear(3, 2, dtype=np.float64)
+        opt = optim.SGD(a.parameters(), lr=0.1)
+
+        def step(x, opt):
+            loss = a(x).sum() + (b(x) * b(x)).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        f = tl.jit(step) if use_jit else step
+        f(X, opt), f(X, opt)
+        opt.params.extend(b.parameters())  # the same optimizer object: only its list changed
+        opt.momentum_buffers.extend([None, None])
+        f(X, opt), f(X, opt)
+        return [p.data.copy() for p in [*a.parameters(), *b.parameters()]]
+
+    for eager, jitted in zip(run(False), run(True)):
+        assert eager.tobytes() == jitted.tobytes()
+
+
+def test_an_optimizer_the_step_reaches_as_a_module_attribute_is_refused():
+    m = nn.Linear(3, 1, dtype=np.float64)
+    m.opt = optim.SGD([m.weight], lr=0.1)
+
+    def step(x):
+        m.opt.zero_grad()
+        loss = (m(x) ** 2).sum()
+        loss.backward()
+        m.opt.step()
+        return loss
+
+    with pytest.raises(RuntimeError, match=r"updates an optimizer \(SGD\) that it reaches where a replay cannot "
+                                           r"check it is still the same"):
+        tl.jit(step)(X)
+
+
+def test_globals_and_closure_variables_the_step_reads_are_guarded_by_identity():
+    namespace: dict = {}
+    exec(  # a module-level step: model, opt and scale are globals it reads
+        "def step(x):\n"
+        "    loss = (model(x) ** 2).sum() * scale\n"
+        "    opt.zero_grad()\n"
+        "    loss.backward()\n"
+        "    opt.step()\n"
+        "    return loss\n", namespace)
+
+    def bind(seed: int, scale: float) -> None:
+        tl.manual_seed(seed)
+        namespace["model"] = nn.Linear(3, 1, dtype=np.float64)
+        namespace["opt"] = optim.SGD(namespace["model"].parameters(), lr=0.1)
+        namespace["scale"] = scale
+
+    results = {}
+    for use_jit in (False, True):
+        bind(0, 1.0)
+        step = tl.jit(namespace["step"]) if use_jit else namespace["step"]
+        step(X), step(X)
+        bind(1, 1.0)  # a new model and optimizer under the same names
+        step(X)
+        namespace["scale"] = 3.0  # a global float the step reads
+        losses = [step(X).data.copy() for _ in range(2)]
+        results[use_jit] = (losses, namespace["model"].weight.data.copy())
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(results[False][0], results[True][0]))
+    assert results[False][1].tobytes() == results[True][1].tobytes()

@@ -45,7 +45,9 @@ from typing import Any
 import numpy as np
 
 from . import engine
+from .nn.module import Module
 from .ops import NUMPY_MATH
+from .optim import SGD, Optimizer
 from .tensor import Tensor
 
 __all__ = ["jit", "Jitted"]
@@ -73,6 +75,38 @@ def _constant_key(value: Any, where: str) -> Any:
     return type(value), (repr(value) if isinstance(value, float) else value)
 
 
+def _names_read(fn: Callable) -> list[tuple[str, Any, str, Any]]:
+    """What ``fn`` looks up by name when it runs, and finds now: ``(kind, holder, name, value)`` for each global its
+    code names, each closure variable, and each attribute of a bound method's ``self`` its code names. A replay
+    holds the values of the capture, so each becomes a guard: rebinding ``model`` or ``opt`` to a new object, or a
+    global float the step reads, captures again. Python modules, classes and built-ins are taken as fixed."""
+    self_obj = getattr(fn, "__self__", None) if inspect.ismethod(fn) else None
+    fn = getattr(fn, "__func__", fn)
+    if not inspect.isfunction(fn):
+        return []
+    names: set[str] = set()
+    codes = [fn.__code__]
+    while codes:  # the function's code and that of the functions (lambdas, ...) defined in it
+        code = codes.pop()
+        names.update(code.co_names)
+        codes.extend(c for c in code.co_consts if inspect.iscode(c))
+    fixed = (types.ModuleType, type, types.BuiltinFunctionType)
+    read = [("global", fn.__globals__, name, fn.__globals__[name]) for name in sorted(names)
+            if name in fn.__globals__ and not isinstance(fn.__globals__[name], fixed)]
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell: nothing to hold
+            continue
+        if not isinstance(value, fixed):
+            read.append(("closure", cell, name, value))
+    if self_obj is not None and hasattr(self_obj, "__dict__"):
+        attributes = vars(self_obj)
+        read += [("self", attributes, name, attributes[name]) for name in sorted(names)
+                 if name in attributes and not isinstance(attributes[name], fixed)]
+    return read
+
+
 def _check_arguments(args: tuple, kwargs: dict) -> None:
     """Refuse arguments a capture cannot depend on: lists, unhashable objects, tensors inside containers."""
     named = [(f"argument {i}", a) for i, a in enumerate(args)]
@@ -84,9 +118,6 @@ def _check_arguments(args: tuple, kwargs: dict) -> None:
 def _reachable(fn: Callable, depth: int = 3) -> tuple[list, list, set]:
     """The modules, optimizers and ids of tensors ``fn`` can reach through its closure, defaults, bound ``self`` and the
     globals its code names (and, a few levels deep, those of the functions it reaches the same way)."""
-    from .nn.module import Module
-    from .optim import Optimizer
-
     modules: dict[int, Any] = {}
     optimizers: dict[int, Any] = {}
     tensors: set[int] = set()
@@ -211,8 +242,10 @@ _FORWARD: dict[str, Callable[..., list[str]]] = {
         f"{out} = {_reduced(out + '_squares', c.reduction_, c.count_)}"],
     "NegativeLogLikelihood": lambda c, a, out: [
         f"{out} = -np.add.reduce({a[0]} * {a[1]}, axis={a[2]})", f"{out} = {_reduced(out, c.reduction, c.count)}"],
-    "LogSoftmax": lambda c, a, out: [  # ops._shifted_logsumexp, for an axis with elements and finite maxima
-        f"{out} = {a[0]} - np.maximum.reduce({a[0]}, axis=({a[1]},), keepdims=True, initial=-inf)",
+    "LogSoftmax": lambda c, a, out: [  # ops._shifted_logsumexp, for an axis with elements
+        f"{out}_max = np.maximum.reduce({a[0]}, axis=({a[1]},), keepdims=True, initial=-inf)",
+        f"{out}_max = np.where(np.isfinite({out}_max), {out}_max, 0)",  # an inf or all -inf: shift by 0, as eager
+        f"{out} = {a[0]} - {out}_max",
         f"{out} = {out} - np.log(np.add.reduce(np.exp({out}), axis=({a[1]},), keepdims=True))"],
     "Sum": lambda c, a, out: [f"{out} = np.add.reduce({a[0]}, axis={a[1]}, keepdims={a[2]})"],
     # ClassMask is not written out: its forward checks the labels, which change from call to call.
@@ -277,11 +310,10 @@ def _inlinable(ctx: engine.Function, args: tuple, kwargs: dict) -> bool:
     arrays = [a.data for a in args if isinstance(a, Tensor)]
     if name == "Linear":  # the 2-D case; more batch axes reshape first
         return arrays[0].ndim == 2
-    if name == "Matmul":
-        ctx.matrices_ = arrays[0].ndim == 2 == arrays[1].ndim
-    if name == "LogSoftmax":  # an axis with elements: its maxima are finite, and no log of an empty sum
-        x, axis = arrays[0], args[1]
-        return x.shape[axis] > 0 and bool(np.isfinite(x).all())
+    if name == "Matmul":  # an operand may be a plain array (Matmul.apply(t, array))
+        ctx.matrices_ = all(np.ndim(a.data if isinstance(a, Tensor) else a) == 2 for a in args[:2])
+    if name == "LogSoftmax":  # an axis with elements: no log of an empty sum
+        return arrays[0].shape[args[1]] > 0
     if name == "Sum":  # float sums; numpy and PyTorch differ on the dtype of integer sums (ops._SUM_DTYPES)
         return ops._SUM_DTYPES.get(arrays[0].dtype) is None
     if name == "SquaredError":
@@ -299,8 +331,11 @@ _LITERALS = (bool, int, str, type(None))
 class _Recorder(engine.Observer):
     """Writes the step down as it runs: one line of Python per report, over named values."""
 
-    def __init__(self, fn_name: str, arg_names: list[str], values: list, modules: list, optimizers: list) -> None:
+    def __init__(self, fn_name: str, arg_names: list[str], values: list, modules: list, optimizers: list,
+                 names_read: list) -> None:
         self.fn_name = fn_name
+        self.names_read = names_read  # what the function looked up by name (_names_read): guarded by identity
+        self.updated: list = []  # the optimizers whose update the step ran
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {"Tensor": Tensor, "np": np, "zero_grad": engine.zero_grad,
                                           "run_forward": engine.run_forward, "mark_modified": engine.mark_modified,
@@ -321,6 +356,7 @@ class _Recorder(engine.Observer):
         self.op_name: dict[int, str] = {}  # id(Function instance) -> its name
         inputs = [v for v in values if isinstance(v, Tensor)]
         self.arg_ids = {id(t) for t in inputs}
+        self.arg_had_no_grad = {id(t): t.grad is None for t in inputs}  # as the call began: the step may set it
         self.alive: list[Any] = []  # every object whose id is a key: no id is reused while recording
         self.param_names = self.names_of_objects = _parameter_names(modules)
         self.entry: dict[int, tuple] = {}  # id(Tensor) -> (tensor, its state when the call began)
@@ -587,11 +623,12 @@ class _Recorder(engine.Observer):
             self._emit("zero_grad(set_to_none=False)", [f"zero_grad(({', '.join(names)},), set_to_none=False)"])
 
     def update(self, optimizer: Any) -> None:
+        if all(o is not optimizer for o in self.updated):
+            self.updated.append(optimizer)
         for p in optimizer.params:  # the update skips a parameter without a gradient
             self._snapshot(p)
             self._tensor_object(p)
             self._reads_grad(p)
-        from .optim import SGD
 
         name = self._global("opt", optimizer)
         kind = type(optimizer).__name__
@@ -672,7 +709,8 @@ class Capture:
                 + recorder.prologue + lines + [f"return {ret if is_tuple else ret.rstrip(',')}"])
         params = ", ".join(name for name, _ in recorder.params)
         self.source = f"def {recorder.fn_name}({params}):\n" + "".join(f"    {line}\n" for line in body)
-        namespace = {**recorder.namespace, "MISS": MISS, "engine": engine, "_constant_key": _constant_key}
+        namespace = {**recorder.namespace, "MISS": MISS, "engine": engine, "_constant_key": _constant_key,
+                     "__name__": __name__}  # numpy warnings in it are the package's: silence_numpy_warnings
         exec(compile(self.source, f"<tl.jit {recorder.fn_name}>", "exec"), namespace)  # noqa: S102 - our own code
         self.step: Callable[..., Any] = namespace[recorder.fn_name]
 
@@ -889,8 +927,11 @@ def _into_buffers(r: _Recorder, lines: list[str], results: list[str]) -> list[st
             call = f"np.negative({ast.unparse(node.operand)}, out={buffer})"
         rewritten = f"{name} = {call}"
         scope = {**r.namespace, **r.values}
-        with np.errstate(all="ignore"):
-            exec(lines[i], scope)  # noqa: S102 - the line as it was, on the capture's arrays
+        try:
+            with np.errstate(all="ignore"):
+                exec(lines[i], scope)  # noqa: S102 - the line as it was, on the capture's arrays
+        except NameError:  # it reads an argument's tensor (p_t.grad): checked only by running, so left as it is
+            continue
         if r._checked([rewritten], {name: scope[name]}, keep=False):
             out[i] = rewritten
     return out
@@ -943,9 +984,9 @@ def _guards(r: _Recorder) -> list[str]:
     guards = [f"engine.is_grad_enabled() is {engine.is_grad_enabled()}"]  # engine._grad_enabled: slow __getattr__
     tensors: list[str] = []
     for name, v in r.params:
-        if isinstance(v, Tensor):  # its .grad matters only where backward may store one (requires_grad)
+        if isinstance(v, Tensor):  # with whether it had a .grad when the call began (stored into, or added to)
             guards.append(f"isinstance({name}, Tensor)")
-            guards += _tensor_guards(r, name, v, v.grad is None if v.requires_grad else None)
+            guards += _tensor_guards(r, name, v, r.arg_had_no_grad[id(v)])
             guards += [f"{name} {'is' if v is w else 'is not'} {other}"  # the same tensor twice, or two tensors
                        for other, w in tensors]
             tensors.append((name, v))
@@ -968,7 +1009,13 @@ def _guards(r: _Recorder) -> list[str]:
     for opt in r.plain_sgd:
         name = _object_name(r, opt)
         guards.append(f"{name}.momentum == 0 and {name}.weight_decay == 0")  # SGD keeps both as floats
-    for opt in r.optimizers:  # zero_grad and the update were written for these parameters, and no others
+    for kind, holder, key, value in r.names_read:
+        where = r._global({"global": "fn_globals", "closure": f"cell_{key}", "self": "self_vars"}[kind], holder)
+        now = f"{where}.cell_contents" if kind == "closure" else f"{where}.get({key!r})"
+        is_named = isinstance(value, (Tensor, Module, Optimizer))
+        guards.append(f"{now} is {_object_name(r, value) if is_named else r._global(f'{key}_at_capture', value)}")
+    optimizers = r.optimizers + [o for o in r.updated if all(o is not p for p in r.optimizers)]
+    for opt in optimizers:  # zero_grad and the update were written for these parameters, and no others
         name = _object_name(r, opt)
         guards.append(f"len({name}.params) == {len(opt.params)}")
         guards += [f"{name}.params[{i}] is {_object_name(r, p)}" for i, p in enumerate(opt.params)]
@@ -1061,7 +1108,7 @@ class Jitted:
         fn_name = re.sub(r"\W", "_", self.__name__)
         if not fn_name.isidentifier() or keyword.iskeyword(fn_name):
             fn_name = "step"
-        recorder = _Recorder(fn_name, names, list(values), modules, optimizers)
+        recorder = _Recorder(fn_name, names, list(values), modules, optimizers, _names_read(self.fn))
         with engine.observing(recorder):
             result = self.fn(*args, **kwargs)
         outputs = result if isinstance(result, tuple) else (result,)
@@ -1069,6 +1116,14 @@ class Jitted:
             if not isinstance(out, Tensor):
                 raise TypeError(f"jit: the function must return a Tensor or a tuple of Tensors; output {i} is a "
                                 f"{type(out).__name__}")
+        hidden = [o for o in recorder.updated
+                  if all(o is not p for p in optimizers) and all(o is not v for v in values)]
+        if hidden:
+            raise RuntimeError(
+                f"jit: the step updates an optimizer ({type(hidden[0]).__name__}) that it reaches where a replay "
+                "cannot check it is still the same (an attribute of a module, say). Keep it in a global or closure "
+                "variable, or pass it as an argument."
+            )
         capture = Capture(recorder, outputs, isinstance(result, tuple), kwnames)
         recorder.alive.clear()
         made_inside = [t for t in recorder.externals if id(t) not in reachable]
