@@ -157,8 +157,8 @@ def test_the_narration_says_what_the_engine_did(tmp_path: Path) -> None:
     assert mul["lines"] == ["gradient in: (2, 3) = [[1, 1, 1], [1, 1, 1]]",
                             "in 0 → h: (2, 3) = [[1, -1, 3], [2.5, -4, 9]]",
                             "in 1 → h: (2, 3) = [[1, -1, 3], [2.5, -4, 9]]",
-                            "in 1: h was reached by another path too; the two gradients are added: "
-                            "(2, 3) = [[2, -2, 6], [5, -8, 18]]"]
+                            "in 1: h was reached by another path too: the two gradients are added",
+                            "h in total: (2, 3) = [[2, -2, 6], [5, -8, 18]]"]
     assert add["lines"] == ["gradient in: (2, 3) = [[2, -2, 6], [5, -8, 18]]",
                             "in 0 → step 3: (2, 3) = [[2, -2, 6], [5, -8, 18]]", "in 1 → b: (3,) = [7, -10, 24]",
                             "in 1: broadcast undone, (2, 3) summed over axis 0 → (3,)"]

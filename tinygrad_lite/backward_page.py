@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .explain import BackwardExplanation, BackwardStep, InputGradient, summarize
+from .explain import BackwardExplanation, BackwardStep, summarize
 from .tensor import Tensor
 
 GradientText = Callable[[np.ndarray], str]  # a gradient as its tensor's box shows it: "grad -1.5000"
@@ -103,28 +103,15 @@ def _step_frame(explanation: BackwardExplanation, step: BackwardStep, gradient_t
     outs += [(i, f"in {i} needs none (it requires no gradient)") for i in step.no_gradient]
     lines += [text for _, text in sorted(outs)]
     for arrival in step.inputs:
-        lines += _input_notes(arrival, label(arrival.tensor), values)
+        lines += explanation.notes(arrival)
+        if arrival.added_to_earlier and values:
+            lines.append(f"{label(arrival.tensor)} in total: {_amount(arrival.total, values)}")
     gradients = [(step.output, gradient_text(step.grad_output))]
     gradients += [(a.tensor, gradient_text(a.total if a.added_to_earlier else a.grad)) for a in step.inputs]
     where = f", layer {step.layer}" if step.layer else ""
     return Frame(f"step {step.index}: {step.operation}{where}", lines, gradients, step=step.index,
                  operation=step.operation, node=step.node, reads=step.output, formula=step.formula,
                  words=step.formula_in_words)
-
-
-def _input_notes(arrival: InputGradient, name: str, values: bool) -> list[str]:
-    """What the engine did to one input's gradient beyond passing it on."""
-    notes = []
-    if arrival.summed_axes:
-        axes = ", ".join(map(str, arrival.summed_axes))
-        notes.append(f"in {arrival.index}: broadcast undone, {tuple(arrival.returned_shape)} summed over axis "
-                     f"{axes} → {tuple(arrival.shape)}")
-    if arrival.cast_to is not None:
-        notes.append(f"in {arrival.index}: cast from {arrival.returned.dtype} to {arrival.cast_to}")
-    if arrival.added_to_earlier:
-        notes.append(f"in {arrival.index}: {name} was reached by another path too; the two gradients are added: "
-                     f"{_amount(arrival.total, values)}")
-    return notes
 
 
 def _last_frame(explanation: BackwardExplanation, gradient_text: GradientText) -> Frame:

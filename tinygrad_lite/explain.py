@@ -326,6 +326,11 @@ class BackwardExplanation:
         """How the table names a tensor: its parameter name, "loss", "leaf 0", ... or the step its node runs."""
         return _Labels(self).of(tensor)
 
+    def notes(self, arrival: InputGradient) -> list[str]:
+        """What the engine did to one input's gradient beyond passing it on: broadcasting summed back, a cast to
+        the input's dtype, the gradient of another path added. The table's wording, for other views of it."""
+        return _engine_notes(arrival, self.label(arrival.tensor))
+
 
 class _Labels:
     """Names for the tensors of one explanation: parameter names where given, the loss, leaves numbered in the
@@ -374,6 +379,15 @@ def _input_line(arrival: InputGradient, labels: _Labels) -> str:
 
 def _input_notes(arrival: InputGradient, labels: _Labels, values: bool) -> list[str]:
     """What the engine did to one input's gradient beyond passing it on, and its values when asked."""
+    notes = _engine_notes(arrival, labels.of(arrival.tensor))
+    if values:
+        notes.append(f"in {arrival.index} = {summarize(arrival.grad)}")
+        if arrival.added_to_earlier:
+            notes.append(f"{labels.of(arrival.tensor)} in total = {summarize(arrival.total)}")
+    return notes
+
+
+def _engine_notes(arrival: InputGradient, name: str) -> list[str]:
     notes = []
     if arrival.summed_axes:
         axes = ", ".join(map(str, arrival.summed_axes))
@@ -382,12 +396,7 @@ def _input_notes(arrival: InputGradient, labels: _Labels, values: bool) -> list[
     if arrival.cast_to is not None:
         notes.append(f"in {arrival.index}: cast from {arrival.returned.dtype} to {arrival.cast_to}")
     if arrival.added_to_earlier:
-        notes.append(f"in {arrival.index}: {labels.of(arrival.tensor)} was reached by another path too: "
-                     "the two gradients are added")
-    if values:
-        notes.append(f"in {arrival.index} = {summarize(arrival.grad)}")
-        if arrival.added_to_earlier:
-            notes.append(f"{labels.of(arrival.tensor)} in total = {summarize(arrival.total)}")
+        notes.append(f"in {arrival.index}: {name} was reached by another path too: the two gradients are added")
     return notes
 
 
