@@ -64,9 +64,9 @@ dot:
 		fi; \
 	fi
 
-# The step-through page's browser test wants Debian's chromium and chromium-driver: installed as root with apt-get
+# The step-through page's browser tests want Debian's chromium and chromium-driver: installed as root with apt-get
 # (CI), otherwise one line says how, and that test is skipped with the reason.
-CHROMIUM_HINT := chromium/chromedriver not found: the browser test will be skipped; install them with \
+CHROMIUM_HINT := chromium/chromedriver not found: the browser tests will be skipped; install them with \
 	apt-get install chromium chromium-driver
 
 chromium:

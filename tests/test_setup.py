@@ -39,7 +39,7 @@ class Target(NamedTuple):
 DOT = Target("dot", "dot", "graphviz's dot not found: the graph-rendering tests will be skipped",
              ("apt-get install graphviz", "dnf install graphviz", "pacman -S graphviz", "brew install graphviz"),
              "graphviz's dot not found: installing Debian's graphviz", "graphviz")
-CHROMIUM = Target("chromium", "chromedriver", "chromium/chromedriver not found: the browser test will be skipped",
+CHROMIUM = Target("chromium", "chromedriver", "chromium/chromedriver not found: the browser tests will be skipped",
                   ("apt-get install chromium chromium-driver",),
                   "chromium not found: installing Debian's chromium and chromium-driver", "chromium chromium-driver")
 TARGETS = pytest.mark.parametrize("target", [DOT, CHROMIUM], ids=lambda t: t.name)
@@ -172,24 +172,27 @@ def fake_make(machine: Machine, test_status: int, kernels_status: int = 0) -> No
 def test_ci_passes_on_make_tests_status(machine: Machine, status: int) -> None:
     machine.link("bash", "dirname")
     machine.fake("dot")
+    machine.fake("chromedriver")
     fake_make(machine, status)
     proc = machine.run(BASH, ".ci/run")
     assert proc.returncode == status, proc.stderr
-    calls = machine.calls()
-    assert calls[:2] == ["make dot", "make test"]
+    calls = [c for c in machine.calls() if c.startswith("make")]
+    assert calls[:3] == ["make dot", "make chromium", "make test"]
     if status:
-        assert calls == ["make dot", "make test"]  # nothing runs after a failed `make test`
-    else:
-        assert calls == ["make dot", "make test", "make kernels"]  # the trajectory tests under every kernel
+        assert calls == ["make dot", "make chromium", "make test"]  # nothing runs after a failed `make test`
+    else:  # then the trajectory tests under every kernel
+        assert calls == ["make dot", "make chromium", "make test", "make kernels"]
 
 
 def test_ci_fails_when_a_kernel_fails(machine: Machine) -> None:
     machine.link("bash", "dirname")
     machine.fake("dot")
+    machine.fake("chromedriver")
     fake_make(machine, 0, kernels_status=1)
     proc = machine.run(BASH, ".ci/run")
     assert proc.returncode == 1
-    assert machine.calls() == ["make dot", "make test", "make kernels"]
+    assert [c for c in machine.calls() if c.startswith("make")] == ["make dot", "make chromium", "make test",
+                                                                    "make kernels"]
 
 
 def test_ci_fails_before_testing_when_dot_could_not_be_installed(machine: Machine) -> None:
@@ -199,6 +202,16 @@ def test_ci_fails_before_testing_when_dot_could_not_be_installed(machine: Machin
     assert proc.returncode == 1
     assert "dot is still missing" in proc.stderr
     assert machine.calls() == ["make dot"]
+
+
+def test_ci_fails_before_testing_when_chromedriver_could_not_be_installed(machine: Machine) -> None:
+    machine.link("bash", "dirname")
+    machine.fake("dot")
+    fake_make(machine, 0)
+    proc = machine.run(BASH, ".ci/run")
+    assert proc.returncode == 1
+    assert "chromedriver is still missing" in proc.stderr
+    assert [c for c in machine.calls() if c.startswith("make")] == ["make dot", "make chromium"]
 
 
 def test_ci_entry_point_is_executable() -> None:
