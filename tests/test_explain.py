@@ -395,3 +395,14 @@ def test_docs_show_the_output_explain_prints(name: str, tmp_path: Path, monkeypa
         if source in shown:
             assert printed.getvalue() == shown.pop(source), f"{name}:{first_line}: the text block is stale"
     assert not shown
+
+
+def test_the_readme_shows_what_explain_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = ROOT / "README.md"
+    namespace: dict = {"__name__": "__doc_example__"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for first_line, source in python_blocks(path):
+            exec(compile("\n" * (first_line - 1) + source, str(path), "exec"), namespace)
+    shown = path.read_text(encoding="utf-8").split("`print(explanation)` shows:\n\n```text\n", 1)[1].split("```")[0]
+    assert shown == str(namespace["explanation"]) + "\n"
