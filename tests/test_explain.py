@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from functions import Cube
+from functions import Cube, Square
 from test_docs import python_blocks
 
 import tinygrad_lite as tl
@@ -80,17 +80,6 @@ def test_every_ops_function_documents_its_formula_in_symbols_and_words(cls: type
 
 
 def test_custom_function_without_a_docstring_gets_its_name_and_no_formula() -> None:
-    class Square(tl.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x * x
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            return 2 * x * g
-
     x = leaf([1.0, 2.0])
     step = tl.explain(Square.apply(x).sum()).steps[1]
     assert (step.operation, step.formula, step.formula_in_words) == ("Square", "Square", NOT_DOCUMENTED)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from functions import Cube, Mul
+from functions import Cube, Mul, Square
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -140,18 +140,6 @@ class ExpWrongSign(Exp):
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         return -(g * out)
-
-
-class Square(tl.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return 2 * g * x
 
 
 class SquareMissingTwo(Square):
