@@ -189,13 +189,21 @@ class Function:
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
+        """Compute the result: a staticmethod taking ``ctx``, then the arguments of ``apply`` with each Tensor as its
+        ``.data`` (a numpy array); it returns an array. Save what ``backward`` needs with
+        ``ctx.save_for_backward(...)``, other values (an axis, a shape) as attributes of ``ctx``."""
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx: Function, grad_output: Any) -> Any:
+        """A staticmethod taking ``ctx`` and the gradient of the output; returns one gradient per positional argument
+        of ``forward`` (a tuple, or one value for one argument), ``None`` where none is needed. Write it with operators
+        and ``ctx.xp``, not ``np``: under ``create_graph=True`` it gets Tensors instead of arrays."""
         raise NotImplementedError
 
     def save_for_backward(self, *values: Any) -> None:
+        """Keep ``values`` for ``backward``, which reads them from ``ctx.saved_tensors``. Save inputs and the output
+        themselves: ``create_graph=True`` swaps those for their Tensors, and refuses other float arrays."""
         self.saved_tensors = values
 
     @property

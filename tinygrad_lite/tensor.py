@@ -79,6 +79,8 @@ def set_default_dtype(dtype: Any) -> None:
 
 
 def get_default_dtype() -> np.dtype:
+    """The dtype Python floats and float factories become: ``tl.float32`` unless ``set_default_dtype`` changed
+    it. A numpy dtype."""
     return _default_float
 
 
@@ -303,10 +305,12 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The length of each axis, a plain tuple (PyTorch's ``torch.Size`` is a subclass of tuple)."""
         return self.data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of axes, as numpy's ``ndim`` and PyTorch's ``dim()``."""
         return self.data.ndim
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
@@ -325,6 +329,7 @@ class Tensor:
 
     @property
     def dtype(self) -> np.dtype:
+        """The element type, a numpy dtype (``tl.float32`` is ``np.dtype('float32')``), not a ``torch.dtype``."""
         return self.data.dtype
 
     @property
@@ -345,20 +350,27 @@ class Tensor:
     # ---- conversions ----------------------------------------------------------------------------------------
 
     def numpy(self) -> np.ndarray:
+        """The tensor's own array, not a copy, as in PyTorch; unlike PyTorch also for a tensor that requires grad.
+        It reads the value, so ``tl.jit`` refuses it inside a capture (return the tensor and read it outside)."""
         engine.read_value("numpy()")
         return self.data
 
     def item(self) -> Scalar:
+        """The one element as a Python number; more elements are a ``ShapeError`` (a ``RuntimeError`` too, as in
+        PyTorch). It reads the value, so ``tl.jit`` refuses it inside a capture."""
         engine.read_value("item()")
         if self.data.size != 1:
             raise ShapeError(f"item: only a tensor with one element can be converted; got shape {self.shape}")
         return self.data.item()
 
     def tolist(self) -> Any:
+        """The values as nested Python lists (a plain number for a 0-d tensor). It reads the value, so ``tl.jit``
+        refuses it inside a capture."""
         engine.read_value("tolist()")
         return self.data.tolist()
 
     def numel(self) -> int:
+        """The number of elements: numpy's ``size`` (here ``size()`` is PyTorch's, the shape)."""
         return int(self.data.size)
 
     def __len__(self) -> int:
@@ -409,9 +421,12 @@ class Tensor:
         return self.astype(dtype)
 
     def float(self) -> Tensor:
+        """This tensor as float32, whatever the default dtype, as PyTorch's ``float()``: a Tensor, not a Python
+        ``float`` (that is ``item()``); itself if already float32."""
         return self.astype(float32)
 
     def double(self) -> Tensor:
+        """This tensor as float64, as PyTorch's ``double()``; itself if already float64."""
         return self.astype(float64)
 
     # ---- autograd -------------------------------------------------------------------------------------------
@@ -426,6 +441,8 @@ class Tensor:
         return Detach.apply(self)
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return the tensor, as in PyTorch. Only floating-point tensors can
+        require grad (else a ``TypeError``); a non-leaf cannot be switched off (use ``detach()``)."""
         if flag and self.data.dtype.kind != "f":
             raise TypeError(f"requires_grad=True needs a floating-point tensor; got dtype {self.data.dtype}")
         if not flag and self._node is not None:
@@ -492,27 +509,44 @@ class Tensor:
         return self._in_place_operator("/=", np.true_divide, other)
 
     def add_(self, other: Any) -> Tensor:
+        """Add ``other`` into this tensor in place and return it (PyTorch's ``add_``, without ``alpha``). As in
+        PyTorch a leaf that requires grad is changed only inside ``tl.no_grad()``; unlike PyTorch, so is a tensor
+        of the recorded graph. ``tl.jit`` refuses in-place changes inside a capture."""
         return self._change_in_place("add_", lambda data: data + _raw(other), other)
 
     def sub_(self, other: Any) -> Tensor:
+        """Subtract ``other`` from this tensor in place and return it (no ``alpha``); the same rules as ``add_``
+        (a tensor that requires grad only inside ``tl.no_grad()``)."""
         return self._change_in_place("sub_", lambda data: data - _raw(other), other)
 
     def mul_(self, other: Any) -> Tensor:
+        """Multiply this tensor by ``other`` in place and return it; the same rules as ``add_`` (a tensor that
+        requires grad only inside ``tl.no_grad()``)."""
         return self._change_in_place("mul_", lambda data: data * _raw(other), other)
 
     def div_(self, other: Any) -> Tensor:
+        """Divide this tensor by ``other`` in place and return it (an integer tensor cannot hold the quotient: a
+        ``TypeError``); the same rules as ``add_`` (a tensor that requires grad only inside ``tl.no_grad()``)."""
         return self._change_in_place("div_", lambda data: data / _raw(other), other)
 
     def zero_(self) -> Tensor:
+        """Set every element to 0 in place and return the tensor; the same rules as ``add_`` (a tensor that
+        requires grad only inside ``tl.no_grad()``)."""
         return self._change_in_place("zero_", lambda data: 0)
 
     def fill_(self, value: Any) -> Tensor:
+        """Set every element to ``value`` in place and return the tensor; a float into an integer tensor is a
+        ``TypeError`` (PyTorch truncates). The same rules as ``add_`` (requires grad: only inside ``tl.no_grad()``)."""
         return self._change_in_place("fill_", lambda data: _raw(value), value)
 
     def copy_(self, source: Any) -> Tensor:
+        """Write ``source``'s values (broadcast to this shape) into this tensor and return it; floats into an integer
+        tensor are a ``TypeError`` (PyTorch casts). The same rules as ``add_`` (requires grad: only in ``no_grad``)."""
         return self._change_in_place("copy_", lambda data: _raw(source), source)
 
     def clamp_(self, min: Scalar | None = None, max: Scalar | None = None) -> Tensor:  # noqa: A002 - API names
+        """Limit values to [min, max] in place and return the tensor (at least one bound); the same rules as
+        ``add_`` (a tensor that requires grad only inside ``tl.no_grad()``)."""
         if min is None and max is None:
             raise ValueError("clamp_: at least one of min and max must be given")
         return self._change_in_place("clamp_", lambda data: np.clip(data, _raw(min), _raw(max)), min, max)
@@ -528,6 +562,8 @@ class Tensor:
     # ---- arithmetic -----------------------------------------------------------------------------------------
 
     def __add__(self, other: Any) -> Tensor:
+        """``self + other``, also ``add`` (no ``alpha``), promoting as PyTorch does: a Python number never changes
+        the tensor's dtype, except a float with an integer tensor (the default float dtype)."""
         return Add.apply(*_promote_operands(self, other))
 
     def __radd__(self, other: Any) -> Tensor:
@@ -535,6 +571,7 @@ class Tensor:
         return Add.apply(y, x)
 
     def __sub__(self, other: Any) -> Tensor:
+        """``self - other``, also ``sub`` (no ``alpha``), promoting as ``+`` does."""
         return Sub.apply(*_promote_operands(self, other))
 
     def __rsub__(self, other: Any) -> Tensor:
@@ -542,6 +579,7 @@ class Tensor:
         return Sub.apply(y, x)
 
     def __mul__(self, other: Any) -> Tensor:
+        """``self * other``, also ``mul``, promoting as ``+`` does."""
         return Mul.apply(*_promote_operands(self, other))
 
     def __rmul__(self, other: Any) -> Tensor:
@@ -549,6 +587,8 @@ class Tensor:
         return Mul.apply(y, x)
 
     def __truediv__(self, other: Any) -> Tensor:
+        """``self / other``, also ``div``: true division, so integers give the default float dtype, as in PyTorch
+        (no ``rounding_mode``; ``//`` is not defined for Tensors)."""
         x, y = _promote_operands(self, other)
         return Div.apply(*_true_division(x, y))
 
@@ -557,6 +597,8 @@ class Tensor:
         return Div.apply(*_true_division(y, x))
 
     def __pow__(self, other: Any) -> Tensor:
+        """``self ** other``, also ``pow``; where the gradient formula would give 0 times infinity it is 0, as in
+        PyTorch."""
         return Pow.apply(*_promote_operands(self, other))
 
     def __rpow__(self, other: Any) -> Tensor:
@@ -570,6 +612,7 @@ class Tensor:
         return _as_tensor(other).matmul(self)
 
     def __neg__(self) -> Tensor:
+        """``-self``, also ``neg``."""
         return Neg.apply(self)
 
     def __abs__(self) -> Tensor:
@@ -600,39 +643,55 @@ class Tensor:
     # ---- elementwise functions ------------------------------------------------------------------------------
 
     def exp(self) -> Tensor:
+        """Elementwise e to the x. Integer and bool tensors give the default float dtype, as in PyTorch (numpy:
+        float16 or float64); so do ``log``, ``sqrt``, ``sin``, ``tanh``, ``sigmoid``, ``softmax`` and the like."""
         return Exp.apply(_floating(self))
 
     def log(self) -> Tensor:
+        """Elementwise natural logarithm: ``-inf`` at 0, ``nan`` below. Integers give the default float dtype."""
         return Log.apply(_floating(self))
 
     def sqrt(self) -> Tensor:
+        """Elementwise square root: ``nan`` below 0. Integers give the default float dtype."""
         return Sqrt.apply(_floating(self))
 
     def abs(self) -> Tensor:
+        """Elementwise absolute value, in the same dtype; its gradient at 0 is 0, as in PyTorch."""
         return Abs.apply(self)
 
     def square(self) -> Tensor:
+        """Elementwise ``x * x``, in the same dtype (recorded as one ``Mul`` of the tensor with itself)."""
         return Mul.apply(self, self)
 
     def sin(self) -> Tensor:
+        """Elementwise sine (radians). Integers give the default float dtype."""
         return Sin.apply(_floating(self))
 
     def cos(self) -> Tensor:
+        """Elementwise cosine (radians). Integers give the default float dtype."""
         return Cos.apply(_floating(self))
 
     def tanh(self) -> Tensor:
+        """Elementwise hyperbolic tangent. Integers give the default float dtype."""
         return Tanh.apply(_floating(self))
 
     def sigmoid(self) -> Tensor:
+        """Elementwise logistic function 1 / (1 + exp(-x)), computed as 0.5 + 0.5 * tanh(x / 2) so it never
+        overflows."""
         return Sigmoid.apply(_floating(self))
 
     def relu(self) -> Tensor:
+        """Elementwise ``max(x, 0)``, in the same dtype; its gradient at 0 is 0, as in PyTorch (``maximum(0)``
+        would give 0.5 there)."""
         return Relu.apply(self)
 
     def softplus(self) -> Tensor:
+        """Elementwise log(1 + exp(x)) computed without overflow: PyTorch's ``F.softplus`` with ``beta=1``; it
+        takes neither ``beta`` nor ``threshold``."""
         return Softplus.apply(_floating(self))
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        """Elementwise ``x`` where ``x > 0``, else ``negative_slope * x``, as PyTorch's ``F.leaky_relu``."""
         return LeakyRelu.apply(_floating(self), negative_slope)
 
     def gelu(self) -> Tensor:
@@ -648,19 +707,27 @@ class Tensor:
     clamp = clip  # PyTorch's name
 
     def maximum(self, other: Any) -> Tensor:
+        """Elementwise larger of this tensor and ``other`` (a tensor, array or number), promoting as ``+`` does;
+        where the two are equal each gets half the gradient."""
         return Maximum.apply(*_promote_operands(self, other))
 
     def minimum(self, other: Any) -> Tensor:
+        """Elementwise smaller of this tensor and ``other`` (a tensor, array or number), promoting as ``+`` does;
+        where the two are equal each gets half the gradient."""
         return Minimum.apply(*_promote_operands(self, other))
 
     # ---- reductions -----------------------------------------------------------------------------------------
 
     @_pytorch_names
     def sum(self, axis: Any = None, keepdim: bool = False) -> Tensor:
+        """Sum over ``axis`` (None: all axes; an int or a tuple), keeping them as size 1 with ``keepdim``; PyTorch's
+        ``dim=`` and numpy's ``keepdims=`` work too. Bool and integer tensors sum to int64, as in PyTorch."""
         return Sum.apply(self, _axes(axis, self.shape, "sum"), keepdim)
 
     @_pytorch_names
     def mean(self, axis: Any = None, keepdim: bool = False) -> Tensor:
+        """Mean over ``axis``, as ``sum`` takes it. An integer tensor gives the default float dtype, where PyTorch
+        refuses to average integers; a mean of no elements is ``nan``, as in PyTorch."""
         axes = _axes(axis, self.shape, "mean")
         count = _reduced_count(self.shape, axes)
         return self.sum(axes, keepdim) / count if count else self.sum(axes, keepdim) * math.nan  # as in PyTorch
@@ -674,6 +741,8 @@ class Tensor:
 
     @_pytorch_names
     def std(self, axis: Any = None, keepdim: bool = False, correction: int = 1) -> Tensor:
+        """Standard deviation over ``axis``, the square root of ``var``: with Bessel's ``correction=1`` by default,
+        as PyTorch's ``std`` (numpy's default is ``ddof=0``); ``correction=0`` gives the population's."""
         return self.var(axis, keepdim, correction).sqrt()
 
     @_pytorch_names
@@ -707,12 +776,16 @@ class Tensor:
 
     @_pytorch_names
     def softmax(self, axis: int = -1) -> Tensor:
+        """Softmax along ``axis``, computed without overflow. ``axis`` defaults to the last, where PyTorch wants
+        ``dim`` given."""
         if self.ndim == 0:  # as in PyTorch, axis 0 / -1 of a 0-d tensor is the tensor itself
             return self.reshape(1).softmax(_axis(axis, 1, "softmax", self.shape)).reshape(())
         return Softmax.apply(_floating(self), _axis(axis, self.ndim, "softmax", self.shape))
 
     @_pytorch_names
     def log_softmax(self, axis: int = -1) -> Tensor:
+        """log(softmax) along ``axis`` (default the last, where PyTorch wants ``dim`` given), computed in one step
+        without overflow or log(0)."""
         if self.ndim == 0:
             return self.reshape(1).log_softmax(_axis(axis, 1, "log_softmax", self.shape)).reshape(())
         return LogSoftmax.apply(_floating(self), _axis(axis, self.ndim, "log_softmax", self.shape))
@@ -760,6 +833,8 @@ class Tensor:
         return self.T
 
     def permute(self, *dims: Any) -> Tensor:
+        """The axes in the order ``dims`` (ints, or one tuple), as PyTorch's ``permute``; numpy's name for it is
+        ``transpose(axes)``."""
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
         axes = tuple(_axis(d, self.ndim, "permute", self.shape) for d in dims)  # no wrapping of 3 to 1
@@ -768,6 +843,8 @@ class Tensor:
         return Permute.apply(self, axes)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
+        """Axes ``dim0`` and ``dim1`` swapped, as PyTorch's ``transpose``; not numpy's ``transpose``, which
+        reorders all axes (that is ``permute``, or ``T``)."""
         dims = list(range(self.ndim))
         a, b = _axis(dim0, self.ndim, "transpose", self.shape), _axis(dim1, self.ndim, "transpose", self.shape)
         dims[a], dims[b] = dims[b], dims[a]
@@ -819,14 +896,20 @@ class Tensor:
 
     @classmethod
     def zeros(cls, *shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new leaf of zeros of ``shape`` (ints, or one tuple), in the default float dtype unless ``dtype`` is
+        given; also ``tl.zeros``."""
         return _new_leaf(np.zeros(_shape_arg(shape), dtype=dtype or _default_float), requires_grad)
 
     @classmethod
     def ones(cls, *shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new leaf of ones of ``shape`` (ints, or one tuple), in the default float dtype unless ``dtype`` is
+        given; also ``tl.ones``."""
         return _new_leaf(np.ones(_shape_arg(shape), dtype=dtype or _default_float), requires_grad)
 
     @classmethod
     def full(cls, shape: Any, value: Scalar, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new leaf of ``shape`` (an int or a tuple) filled with ``value``, whose dtype follows ``Tensor(value)``
+        (a float: the default float dtype; an int: int64) unless ``dtype`` is given; also ``tl.full``."""
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         return _new_leaf(np.full(shape, value, dtype=dtype or _to_array(value).dtype), requires_grad)
 
@@ -849,6 +932,8 @@ class Tensor:
 
     @classmethod
     def eye(cls, n: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """The ``n`` by ``n`` identity matrix as a new leaf, in the default float dtype unless ``dtype`` is given;
+        square only (no ``m``, unlike PyTorch). Also ``tl.eye``."""
         return _new_leaf(np.eye(n, dtype=dtype or _default_float), requires_grad)
 
     @classmethod
@@ -864,10 +949,14 @@ class Tensor:
 
     @classmethod
     def zeros_like(cls, t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new leaf of zeros with the shape and dtype of ``t`` (or ``dtype``), not requiring grad unless asked;
+        also ``tl.zeros_like``."""
         return _new_leaf(np.zeros(t.shape, dtype=dtype or t.dtype), requires_grad)
 
     @classmethod
     def ones_like(cls, t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new leaf of ones with the shape and dtype of ``t`` (or ``dtype``), not requiring grad unless asked;
+        also ``tl.ones_like``."""
         return _new_leaf(np.ones(t.shape, dtype=dtype or t.dtype), requires_grad)
 
 
