@@ -351,21 +351,21 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The tensor's own array, not a copy, as in PyTorch; unlike PyTorch also for a tensor that requires grad.
-        It reads the value, so ``tl.jit`` refuses it inside a capture (return the tensor and read it outside)."""
+        A value read: the engine reports it (``engine.read_value``), and a compiled step refuses it."""
         engine.read_value("numpy()")
         return self.data
 
     def item(self) -> Scalar:
         """The one element as a Python number; more elements are a ``ShapeError`` (a ``RuntimeError`` too, as in
-        PyTorch). It reads the value, so ``tl.jit`` refuses it inside a capture."""
+        PyTorch). A value read: the engine reports it (``engine.read_value``), and a compiled step refuses it."""
         engine.read_value("item()")
         if self.data.size != 1:
             raise ShapeError(f"item: only a tensor with one element can be converted; got shape {self.shape}")
         return self.data.item()
 
     def tolist(self) -> Any:
-        """The values as nested Python lists (a plain number for a 0-d tensor). It reads the value, so ``tl.jit``
-        refuses it inside a capture."""
+        """The values as nested Python lists (a plain number for a 0-d tensor). A value read: the engine reports
+        it (``engine.read_value``), and a compiled step refuses it."""
         engine.read_value("tolist()")
         return self.data.tolist()
 
@@ -511,7 +511,7 @@ class Tensor:
     def add_(self, other: Any) -> Tensor:
         """Add ``other`` into this tensor in place and return it (PyTorch's ``add_``, without ``alpha``). As in
         PyTorch a leaf that requires grad is changed only inside ``tl.no_grad()``; unlike PyTorch, so is a tensor
-        of the recorded graph. ``tl.jit`` refuses in-place changes inside a capture."""
+        of the recorded graph. A compiled step refuses in-place changes (``engine.change_in_place``)."""
         return self._change_in_place("add_", lambda data: data + _raw(other), other)
 
     def sub_(self, other: Any) -> Tensor:
