@@ -1,4 +1,5 @@
-"""tl.jit never returns a silently wrong result: each case below once did, and now behaves as eager or raises."""
+"""tl.jit never returns a silently wrong result within what its guards cover (docs/jit.md, sections 4-5): each case
+below once did, and now behaves as eager or raises."""
 
 from __future__ import annotations
 
@@ -567,11 +568,20 @@ def test_a_parameter_passed_as_an_argument_while_an_optimizer_holds_it(zero):
 def test_a_matrix_product_with_a_plain_array_operand():
     from tinygrad_lite import ops
 
+    weights = np.ones((3, 2))  # reachable from the step: held by reference, a change in place is seen
+
     def build():
         a = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
-        return (lambda a: _backward_and_return(ops.Matmul.apply(a, np.ones((3, 2))).sum())), [a], lambda i: (a,)
+        return (lambda a: _backward_and_return(ops.Matmul.apply(a, weights).sum())), [a], lambda i: (a,)
 
-    _eager_and_jit(build, calls=3)
+    def change(i, tensors):
+        weights[0, 0] = float(i)
+
+    _eager_and_jit(build, calls=3, between=change)
+    made_inside = tl.jit(lambda a: ops.Matmul.apply(a, weights * 2.0).sum())  # a replay would reuse this product
+    with pytest.raises(RuntimeError, match=r"hands an operation a numpy array \(shape \(3, 2\)\) that is neither "
+                                           "an argument nor reachable"):
+        made_inside(Tensor(np.ones((2, 3))))
 
 
 def test_log_softmax_of_an_infinite_input_on_a_replay_gives_eager_bits_and_no_warning():
@@ -630,3 +640,98 @@ def test_globals_and_closure_variables_the_step_reads_are_guarded_by_identity():
         results[use_jit] = (losses, namespace["model"].weight.data.copy())
     assert all(a.tobytes() == b.tobytes() for a, b in zip(results[False][0], results[True][0]))
     assert results[False][1].tobytes() == results[True][1].tobytes()
+
+
+def test_jit_as_a_method_decorator_captures_per_instance_and_follows_self():
+    class Trainer:
+        def __init__(self, seed: int) -> None:
+            tl.manual_seed(seed)
+            self.model = nn.Linear(3, 1, dtype=np.float64)
+            self.opt = optim.SGD(self.model.parameters(), lr=0.1)
+            self.scale = 1.0
+
+        def plain_step(self, x):
+            loss = (self.model(x) ** 2).sum() * self.scale
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+            return loss
+
+        jit_step = tl.jit(plain_step)
+
+    eager, jitted, other = Trainer(0), Trainer(0), Trainer(1)
+    for i in range(4):
+        if i == 2:  # an attribute the step reads, changed on both
+            eager.scale = jitted.scale = 3.0
+        assert eager.plain_step(X).data.tobytes() == jitted.jit_step(X).data.tobytes()
+        other.jit_step(X)
+    assert eager.model.weight.data.tobytes() == jitted.model.weight.data.tobytes()
+    assert jitted.jit_step is jitted.jit_step and jitted.jit_step is not other.jit_step
+    assert len(jitted.jit_step.captures) == 2 and len(other.jit_step.captures) == 1
+
+
+def _module_level(source: str) -> dict:
+    """Functions defined as at a module's top level: the names they read are globals of this namespace."""
+    namespace: dict = {"tl": tl, "nn": nn, "optim": optim, "Tensor": Tensor, "np": np}
+    exec(source, namespace)
+    return namespace
+
+
+def test_a_global_a_helper_reads_is_guarded_too():
+    ns = _module_level(
+        "scale = 1.0\n"
+        "def helper(y):\n"
+        "    return y * scale\n"
+        "def step(x):\n"
+        "    return helper((x * x).sum())\n")
+    jitted, x = tl.jit(ns["step"]), Tensor([1.0, 2.0])
+    assert jitted(x).item() == 5.0 and jitted(x).item() == 5.0
+    ns["scale"] = 7.0  # rebound where only the helper reads it
+    assert jitted(x).item() == 35.0
+
+
+def test_a_rebound_equal_float_is_not_captured_again():
+    ns = _module_level("scale = 1.5\ndef step(x):\n    return (x * x).sum() * scale\n")
+    jitted, x = tl.jit(ns["step"]), Tensor([1.0, 2.0])
+    for _ in range(5):
+        ns["scale"] = float("1.5")  # a new float object, the same value
+        assert jitted(x).item() == 7.5
+    assert len(jitted.captures) == 1
+    ns["scale"] = -0.0
+    assert jitted(x).item() == 0.0 and len(jitted.captures) == 2  # 0.0 and -0.0 are different constants
+
+
+def test_functools_partial_keywords_and_the_globals_of_its_function_are_guarded():
+    import functools
+
+    ns = _module_level("offset = 0.0\ndef step(x, k):\n    return (x * x).sum() * k + offset\n")
+    f = functools.partial(ns["step"], k=2.0)
+    jitted, x = tl.jit(f), Tensor([1.0, 2.0])
+    assert jitted(x).item() == 10.0
+    ns["offset"] = 1.0
+    assert jitted(x).item() == 11.0
+    f.keywords["k"] = 3.0
+    assert jitted(x).item() == 16.0
+
+
+def test_module_attributes_forward_reads_are_guarded():
+    class Shifted(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(3, 1, dtype=np.float64)
+            self.temperature = 1.0
+            self.shift = Tensor(np.zeros(1))
+
+        def forward(self, x):
+            return self.linear(x) / self.temperature + self.shift
+
+    tl.manual_seed(0)
+    model, act = Shifted(), nn.LeakyReLU(0.01)
+    jitted = tl.jit(lambda x: act(model(x)).sum())
+    eager = lambda x: act(model(x)).sum()  # noqa: E731
+    x = Tensor(-np.ones((2, 3)))
+    for change in (None, lambda: setattr(act, "negative_slope", 0.5), lambda: setattr(model, "temperature", 4.0),
+                   lambda: setattr(model, "shift", Tensor(np.full(1, 5.0)))):
+        if change is not None:
+            change()
+        assert jitted(x).data.tobytes() == eager(x).data.tobytes()

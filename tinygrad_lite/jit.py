@@ -40,6 +40,7 @@ import types
 import warnings
 import weakref
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -75,36 +76,66 @@ def _constant_key(value: Any, where: str) -> Any:
     return type(value), (repr(value) if isinstance(value, float) else value)
 
 
-def _names_read(fn: Callable) -> list[tuple[str, Any, str, Any]]:
-    """What ``fn`` looks up by name when it runs, and finds now: ``(kind, holder, name, value)`` for each global its
-    code names, each closure variable, and each attribute of a bound method's ``self`` its code names. A replay
-    holds the values of the capture, so each becomes a guard: rebinding ``model`` or ``opt`` to a new object, or a
-    global float the step reads, captures again. Python modules, classes and built-ins are taken as fixed."""
-    self_obj = getattr(fn, "__self__", None) if inspect.ismethod(fn) else None
-    fn = getattr(fn, "__func__", fn)
-    if not inspect.isfunction(fn):
-        return []
-    names: set[str] = set()
-    codes = [fn.__code__]
-    while codes:  # the function's code and that of the functions (lambdas, ...) defined in it
-        code = codes.pop()
-        names.update(code.co_names)
-        codes.extend(c for c in code.co_consts if inspect.iscode(c))
-    fixed = (types.ModuleType, type, types.BuiltinFunctionType)
-    read = [("global", fn.__globals__, name, fn.__globals__[name]) for name in sorted(names)
-            if name in fn.__globals__ and not isinstance(fn.__globals__[name], fixed)]
-    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
-        try:
-            value = cell.cell_contents
-        except ValueError:  # an empty cell: nothing to hold
-            continue
-        if not isinstance(value, fixed):
-            read.append(("closure", cell, name, value))
-    if self_obj is not None and hasattr(self_obj, "__dict__"):
-        attributes = vars(self_obj)
-        read += [("self", attributes, name, attributes[name]) for name in sorted(names)
-                 if name in attributes and not isinstance(attributes[name], fixed)]
+_FIXED = (types.ModuleType, type, types.BuiltinFunctionType)  # taken as never rebound: modules, classes, built-ins
+
+
+def _names_read(fn: Callable, depth: int = 3) -> list[tuple[str, Any, str, Any]]:
+    """What ``fn`` looks up by name when it runs, and finds now: ``(holder, name, value)`` for each global its code
+    names, each closure variable, each attribute of a bound method's ``self`` its code names and each keyword of a
+    ``functools.partial``; and the same for the functions it finds that way (helpers), ``depth`` levels deep, as
+    :func:`_reachable` follows them: ``(kind, holder, name, value)``, the holder a dict (of globals, attributes or
+    keywords) or a closure cell.
+    A replay holds the values of the capture, so each becomes a guard: rebinding ``model`` or ``opt`` to a new
+    object, or a float the step reads, captures again."""
+    read: list[tuple[str, Any, str, Any]] = []
+    seen: set[tuple[int, str]] = set()
+
+    def note(kind: str, holder: Any, name: str, value: Any, level: int) -> None:
+        if isinstance(value, _FIXED) or (id(holder), name) in seen:
+            return
+        seen.add((id(holder), name))
+        read.append((kind, holder, name, value))
+        if level > 0 and (inspect.isfunction(value) or inspect.ismethod(value) or isinstance(value, partial)):
+            visit(value, level - 1)
+
+    def visit(f: Any, level: int) -> None:
+        if isinstance(f, partial):
+            for name, value in f.keywords.items():
+                note("keywords", f.keywords, name, value, level)
+            visit(f.func, level)
+            return
+        self_obj = f.__self__ if inspect.ismethod(f) else None
+        f = getattr(f, "__func__", f)
+        if not inspect.isfunction(f):
+            return
+        names: set[str] = set()
+        codes = [f.__code__]
+        while codes:  # the function's code and that of the functions (lambdas, ...) defined in it
+            code = codes.pop()
+            names.update(code.co_names)
+            codes.extend(c for c in code.co_consts if inspect.iscode(c))
+        for name in sorted(names & f.__globals__.keys()):
+            note("globals", f.__globals__, name, f.__globals__[name], level)
+        for name, cell in zip(f.__code__.co_freevars, f.__closure__ or ()):
+            try:
+                note("cell", cell, name, cell.cell_contents, level)
+            except ValueError:  # an empty cell: nothing to hold
+                pass
+        attributes = getattr(self_obj, "__dict__", None)
+        if attributes is not None:
+            for name in sorted(names & attributes.keys()):
+                note("attributes", attributes, name, attributes[name], level)
+
+    visit(fn, depth)
     return read
+
+
+def _same_constant(value: Any, key: Any) -> bool:
+    """Whether ``value`` is the constant whose :func:`_constant_key` is ``key`` (exact type and value)."""
+    try:
+        return _constant_key(value, "") == key
+    except TypeError:
+        return False
 
 
 def _check_arguments(args: tuple, kwargs: dict) -> None:
@@ -116,26 +147,35 @@ def _check_arguments(args: tuple, kwargs: dict) -> None:
 
 
 def _reachable(fn: Callable, depth: int = 3) -> tuple[list, list, set]:
-    """The modules, optimizers and ids of tensors ``fn`` can reach through its closure, defaults, bound ``self`` and the
-    globals its code names (and, a few levels deep, those of the functions it reaches the same way)."""
+    """The modules, optimizers and ids of tensors and arrays ``fn`` can reach through its closure, defaults, bound
+    ``self`` and the globals its code names (and, a few levels deep, those of the functions it reaches the same
+    way). A tensor's array counts as reachable with it (``w.data`` handed to an operation)."""
     modules: dict[int, Any] = {}
     optimizers: dict[int, Any] = {}
     tensors: set[int] = set()
     seen: set[int] = set()
 
+    def add(value: Any) -> None:
+        if isinstance(value, Tensor):
+            tensors.update((id(value), id(value.data)))
+        elif isinstance(value, np.ndarray):
+            tensors.add(id(value))
+
     def visit(obj: Any, level: int) -> None:
         if id(obj) in seen:
             return
         seen.add(id(obj))
-        if isinstance(obj, Tensor):
-            tensors.add(id(obj))
+        if isinstance(obj, (Tensor, np.ndarray)):
+            add(obj)
         elif isinstance(obj, Module):
             for m in obj.modules():
                 modules[id(m)] = m
-                tensors.update(id(v) for v in vars(m).values() if isinstance(v, Tensor))
+                for v in vars(m).values():
+                    add(v)
         elif isinstance(obj, Optimizer):
             optimizers[id(obj)] = obj
-            tensors.update(id(p) for p in obj.params)
+            for p in obj.params:
+                add(p)
         elif isinstance(obj, (list, tuple)) and level > 0:
             for item in obj[:64]:
                 visit(item, level)
@@ -169,7 +209,8 @@ def _reachable(fn: Callable, depth: int = 3) -> tuple[list, list, set]:
 
     visit(fn, depth)
     for m in modules.values():
-        tensors.update(id(p) for p in m._parameters.values())
+        for p in m._parameters.values():
+            add(p)
     return list(modules.values()), list(optimizers.values()), tensors
 
 
@@ -328,6 +369,12 @@ def _inlinable(ctx: engine.Function, args: tuple, kwargs: dict) -> bool:
 _LITERALS = (bool, int, str, type(None))
 
 
+def _module_attributes(m: Module) -> tuple[tuple[str, Any], ...]:
+    """A module's own attributes besides its parameters, children and training flag (guarded on their own)."""
+    own = {"_parameters", "_modules", "training", *m._parameters, *m._modules}
+    return tuple((k, v) for k, v in vars(m).items() if k not in own)
+
+
 class _Recorder(engine.Observer):
     """Writes the step down as it runs: one line of Python per report, over named values."""
 
@@ -364,7 +411,9 @@ class _Recorder(engine.Observer):
         self.externals: list[Tensor] = []  # tensors read from outside: parameters
         self.modules, self.optimizers = modules, optimizers
         self.training = [m.training for m in modules]
-        self.module_children = [(m, tuple(m._parameters.items()), tuple(m._modules.items())) for m in modules]
+        self.module_children = [(m, tuple(m._parameters.items()), tuple(m._modules.items()), _module_attributes(m))
+                                for m in modules]
+        self.raw_arrays: list[np.ndarray] = []  # plain arrays handed to Functions: they must be reachable
         self.params: list[tuple[str, Any]] = []  # the generated function's parameters: one per value of the call
         self.prologue: list[str] = []
         for name, v in zip(arg_names, values):
@@ -499,6 +548,8 @@ class _Recorder(engine.Observer):
 
     def forward(self, ctx: engine.Function, args: tuple, kwargs: dict, result: Tensor) -> None:
         cls = type(ctx).__name__
+        # (0-d ones are numbers: the operators make them from the literals of the code, the same at every call)
+        self.raw_arrays += [a for a in (*args, *kwargs.values()) if isinstance(a, np.ndarray) and a.ndim > 0]
         layer = self.layer_of[id(ctx)] = self._layer()
         values = [self._tensor(a) if isinstance(a, Tensor) else self._literal(a, "c") for a in args]
         out = self._name(cls.lower())
@@ -710,6 +761,7 @@ class Capture:
         params = ", ".join(name for name, _ in recorder.params)
         self.source = f"def {recorder.fn_name}({params}):\n" + "".join(f"    {line}\n" for line in body)
         namespace = {**recorder.namespace, "MISS": MISS, "engine": engine, "_constant_key": _constant_key,
+                     "_same_constant": _same_constant,
                      "__name__": __name__}  # numpy warnings in it are the package's: silence_numpy_warnings
         exec(compile(self.source, f"<tl.jit {recorder.fn_name}>", "exec"), namespace)  # noqa: S102 - our own code
         self.step: Callable[..., Any] = namespace[recorder.fn_name]
@@ -996,12 +1048,14 @@ def _guards(r: _Recorder) -> list[str]:
             guards.append(f"type({name}) is {type(v).__name__} and {name} == {v!r}")
         else:
             guards.append(f"_constant_key({name}, '') == {r._global('key', _constant_key(v, ''))}")
-    for m, params, children in r.module_children:
+    for m, params, children, attributes in r.module_children:
         m_name = _object_name(r, m)
         guards.append(f"{m_name}.training is {m.training}")
         for kind, items in (("_parameters", params), ("_modules", children)):
             for key, obj in items:
                 guards.append(f"{m_name}.{kind}.get({key!r}) is {_object_name(r, obj)}")
+        for key, value in attributes:  # what forward may read besides them: negative_slope, p, a plain Tensor
+            guards.append(_same_value(r, f"{m_name}.__dict__.get({key!r})", key, value))
     for t, state in r.entry.values():
         name = _object_name(r, t)
         shape, dtype, requires_grad, no_grad = state
@@ -1010,16 +1064,31 @@ def _guards(r: _Recorder) -> list[str]:
         name = _object_name(r, opt)
         guards.append(f"{name}.momentum == 0 and {name}.weight_decay == 0")  # SGD keeps both as floats
     for kind, holder, key, value in r.names_read:
-        where = r._global({"global": "fn_globals", "closure": f"cell_{key}", "self": "self_vars"}[kind], holder)
-        now = f"{where}.cell_contents" if kind == "closure" else f"{where}.get({key!r})"
-        is_named = isinstance(value, (Tensor, Module, Optimizer))
-        guards.append(f"{now} is {_object_name(r, value) if is_named else r._global(f'{key}_at_capture', value)}")
+        where = r._global({"cell": f"cell_{key}", "globals": "fn_globals"}.get(kind, kind), holder)
+        guards.append(_same_value(r, f"{where}.cell_contents" if kind == "cell" else f"{where}.get({key!r})",
+                                  key, value))
     optimizers = r.optimizers + [o for o in r.updated if all(o is not p for p in r.optimizers)]
     for opt in optimizers:  # zero_grad and the update were written for these parameters, and no others
         name = _object_name(r, opt)
         guards.append(f"len({name}.params) == {len(opt.params)}")
         guards += [f"{name}.params[{i}] is {_object_name(r, p)}" for i, p in enumerate(opt.params)]
     return guards
+
+
+def _same_value(r: _Recorder, now: str, key: str, value: Any) -> str:
+    """A guard that ``now`` still gives ``value``: the same object, or else a constant of the same exact type and
+    value (a float rebound to an equal float need not capture again)."""
+    if isinstance(value, (Tensor, Module, Optimizer)):
+        return f"{now} is {_object_name(r, value)}"
+    name = r._name(f"{key}_at_capture")  # a name of its own, even for an object named already (small ints are)
+    r.namespace[name] = value
+    try:
+        constant = r._name(f"{key}_constant")
+        r.namespace[constant] = _constant_key(value, "")
+        equal = f" or _same_constant(_now, {constant})"
+    except TypeError:  # not a constant (a list, a function): its identity is all a guard can check
+        equal = ""
+    return f"((_now := {now}) is {name}{equal})"
 
 
 def _tensor_guards(r: _Recorder, name: str, t: Tensor, no_grad: bool | None) -> list[str]:
@@ -1065,12 +1134,27 @@ class Jitted:
         self._newest: Callable[..., Any] = _miss  # the newest capture's step, tried first
         self._newest_arity = -1
         self._lock = threading.Lock()  # replays share Function instances (their saved arrays): one at a time
+        self._per_instance: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # @tl.jit on a method
         self.calls = self.captured = 0
         self._warned = False
         try:
             self._arg_names = list(inspect.signature(fn).parameters)
         except (TypeError, ValueError):
             self._arg_names = []
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        """``@tl.jit`` on a method: each instance gets its own jitted bound method, with captures of its own, whose
+        ``self`` (its modules, optimizers and attributes) is found and guarded as for ``tl.jit(obj.method)``."""
+        if obj is None:
+            return self
+        try:
+            bound = self._per_instance.get(obj)
+            if bound is None:
+                bound = self._per_instance[obj] = Jitted(types.MethodType(self.fn, obj), self.max_captures)
+        except TypeError:
+            raise TypeError(f"jit: @tl.jit on a method needs instances that can be weakly referenced and hashed; "
+                            f"{type(obj).__name__} cannot: jit the bound method instead, tl.jit(obj.method)") from None
+        return bound
 
     @property
     def source(self) -> str:
@@ -1126,6 +1210,13 @@ class Jitted:
             )
         capture = Capture(recorder, outputs, isinstance(result, tuple), kwnames)
         recorder.alive.clear()
+        arrays_made_inside = [a for a in recorder.raw_arrays if id(a) not in reachable]
+        if arrays_made_inside:
+            raise RuntimeError(
+                f"jit: the step hands an operation a numpy array (shape {arrays_made_inside[0].shape}) that is neither "
+                "an argument nor reachable from the function: one computed inside it in numpy, which a replay would "
+                "not compute again. Compute it with Tensor operations, or outside and pass it as an argument."
+            )
         made_inside = [t for t in recorder.externals if id(t) not in reachable]
         if made_inside:
             shapes = ", ".join(str(t.shape) for t in made_inside)
@@ -1149,8 +1240,9 @@ class Jitted:
             self._warned = True
             warnings.warn(
                 f"jit: {self.__name__} was captured again on {self.captured} of {self.calls} calls: something it "
-                "depends on changes from call to call (a float argument such as a learning rate? pass it as a "
-                "Tensor or set it on the optimizer; a parameter's .grad set or cleared outside?)",
+                "depends on changes from call to call (a float argument, or a global or closure variable the "
+                "step reads, such as a learning rate? pass it as a Tensor or set it on the optimizer; a parameter's "
+                ".grad set or cleared outside?)",
                 RuntimeWarning, stacklevel=3)
 
 
