@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from functions import Cube
 
 import tinygrad_lite as tl
 from tinygrad_lite import Tensor, casestudy, ops, viz
@@ -165,6 +166,78 @@ def test_the_narration_says_what_the_engine_did(tmp_path: Path) -> None:
     assert frames[-1]["lines"] == ["b.grad ← (3,) = [7, -10, 24]", "w.grad ← (3,) = [15, -34, 102]",
                                    "The other gradients were freed as backward went; retain_grad() keeps one."]
     assert "in 0 needs none (it requires no gradient)" in frames[4]["lines"]  # x
+
+
+def test_the_root_box_is_named_as_the_narration_names_it(tmp_path: Path) -> None:
+    loss, names = broadcast_graph()
+    page = viz.backward_steps(loss, tmp_path / "b.html", params=names).read_text(encoding="utf-8")
+    frames, nodes = page_frames(page), svg_nodes(page_svg(page))
+    assert nodes[frames[1]["reads"]][0] == "loss"  # the box step 0 reads: the root
+    assert frames[0]["lines"][1].startswith("backward() runs them newest first, starting from d loss/d loss")
+    assert not any(texts[0] == "output" for texts in nodes.values())
+
+
+def test_an_input_that_gets_none_is_narrated_truthfully(tmp_path: Path) -> None:
+    class FirstOnly(tl.Function):
+        """z = x·y;  dz/dx = y, and no gradient for y (a custom backward may return None)."""
+
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(y)
+            return x * y
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * y, None
+
+    x, y, data = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True), Tensor([5.0, 6.0])
+    loss = FirstOnly.apply(FirstOnly.apply(x, y), data).sum()
+    frames = page_frames(viz.backward_steps(loss, tmp_path / "n.html", params={"x": x, "y": y, "data": data})
+                         .read_text(encoding="utf-8"))
+    assert "in 1 needs none (it requires no gradient)" in frames[2]["lines"]  # data
+    assert "in 1 receives no gradient: FirstOnly's backward returned None for it" in frames[3]["lines"]  # y
+    assert not any("requires no gradient" in line for line in frames[3]["lines"])
+
+
+def test_a_formula_in_symbols_only_shows_no_words(tmp_path: Path) -> None:
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    page = viz.backward_steps(Cube.apply(x).sum(), tmp_path / "c.html", params={"x": x}).read_text(encoding="utf-8")
+    cube = page_frames(page)[2]
+    assert (cube["operation"], cube["formula"][:21], cube["words"]) == ("Cube", "z = x³;  dz/dx = 3x².", "")
+    assert "not documented" not in page
+
+
+def test_a_grad_from_an_earlier_backward_shows_from_frame_0(tmp_path: Path) -> None:
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()  # x.grad = 2x = [2, 4], before the pass the page shows
+    page = viz.backward_steps((x * 3.0).sum(), tmp_path / "a.html", params={"x": x}).read_text(encoding="utf-8")
+    frames, nodes = page_frames(page), svg_nodes(page_svg(page))
+    x_id = next(node for node, texts in nodes.items() if texts[0] == "x")
+    assert replayed(frames, 0) == {x_id: "grad [2.0000, 4.0000]"}
+    assert "x.grad already holds (2,) = [2, 4] from an earlier backward: this pass's gradient will be added to it." \
+        in frames[0]["lines"]
+    assert replayed(frames, 2)[x_id] == "grad [3.0000, 3.0000]"  # the gradient this pass sends
+    assert replayed(frames, 3)[x_id] == "grad [5.0000, 7.0000]"
+    assert frames[-1]["lines"][0] == "x.grad ← (2,) = [5, 7]: this pass's gradient [3, 3] added to the .grad " \
+        "already there"
+    assert np.array_equal(x.grad.numpy(), [5.0, 7.0])
+
+
+def test_counts_of_one_are_singular(tmp_path: Path) -> None:
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    frames = page_frames(viz.backward_steps(x.sum(), tmp_path / "s.html").read_text(encoding="utf-8"))
+    assert frames[0]["lines"][0] == "1 operation was recorded computing loss; no gradient exists yet."
+
+
+@pytest.mark.parametrize("rankdir", ["lr", "XY", None])
+def test_a_bad_rankdir_is_refused_before_backward_runs(rankdir: Any, tmp_path: Path) -> None:
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match="backward_steps: rankdir must be one of 'LR', 'TB', 'RL', 'BT'"):
+        viz.backward_steps((x * x).sum(), tmp_path / "r.html", rankdir=rankdir)
+    assert x.grad is None and not (tmp_path / "r.html").exists()
+    with pytest.raises(ValueError, match="draw_graph: rankdir must be one of"):
+        viz.draw_graph((x * x).sum(), rankdir=rankdir)
 
 
 def test_values_false_shows_shapes_only(tmp_path: Path) -> None:
@@ -345,7 +418,7 @@ def test_the_last_frame_keeps_only_what_stays_in_grad(browser: Any, tmp_path: Pa
 
     page.element("#slider").send_keys(Keys.END)
     assert page.gradients() == {"w": "grad [ 15.0000, -34.0000, 102.0000]", "b": "grad [ 7.0000, -10.0000, 24.0000]",
-                                "h": PENDING, "(2, 3) float64": PENDING, "output": PENDING}  # intermediates freed
+                                "h": PENDING, "(2, 3) float64": PENDING, "loss": PENDING}  # intermediates freed
     assert "The other gradients were freed" in page.text("#lines")
     page.element("#slider").send_keys(Keys.HOME)
     assert page.frame() == 0 and set(page.gradients().values()) == {PENDING}

@@ -98,7 +98,47 @@ def test_formula_comes_from_the_class_that_defines_the_math() -> None:
     assert formula_of(Renamed) == formula_of(ops.Sigmoid)
     assert formula_of(Redefined).symbols == "Redefined"
     assert formula_of(Cube).symbols.startswith("z = x³;  dz/dx = 3x².")  # documented, but not in words
-    assert formula_of(Cube).words == NOT_DOCUMENTED
+    assert formula_of(Cube).words == ""
+
+
+def test_a_formula_in_symbols_only_prints_no_words_line() -> None:
+    x = leaf([1.0, 2.0])
+    explanation = tl.explain(Cube.apply(x).sum())
+    text, page = str(explanation), explanation._repr_html_()
+    lines = text.splitlines()
+    cube = lines.index(next(line for line in lines if line.startswith("1     Cube")))
+    assert lines[cube + 1].strip() == explanation.steps[1].formula
+    assert not lines[cube + 2].strip().startswith("In words")  # the leaf gradients follow
+    assert NOT_DOCUMENTED not in text and NOT_DOCUMENTED not in page
+    assert text.count("In words:") == page.count("In words:") == 1  # Sum's only
+    undocumented = tl.explain(Square.apply(leaf([1.0])).sum())  # no docstring at all: say so
+    assert f"In words: {NOT_DOCUMENTED}" in str(undocumented) and NOT_DOCUMENTED in undocumented._repr_html_()
+
+
+class FirstOnly(tl.Function):
+    """z = x·y;  dz/dx = y, and no gradient for y (on purpose: a custom backward may return None)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(y)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y, None
+
+
+def test_an_input_the_backward_returns_none_for_is_told_apart_from_one_that_needs_none() -> None:
+    x, y, data = leaf([1.0, 2.0]), leaf([3.0, 4.0]), Tensor([5.0, 6.0])
+    explanation = tl.explain(FirstOnly.apply(FirstOnly.apply(x, y), data).sum(), params={"x": x, "y": y})
+    outer, inner = explanation.steps[1], explanation.steps[2]
+    assert (outer.no_gradient, inner.no_gradient) == ((1,), (1,))
+    assert not outer.returned_none(1) and inner.returned_none(1) and not inner.returned_none(0)
+    assert "in 0 → step 2 (2,); in 1 needs none" in str(explanation)  # data requires no gradient
+    assert "in 0 → x (2,); in 1 gets none (backward returned None)" in str(explanation)  # y does
+    assert "in 1 gets none (backward returned None)" in explanation._repr_html_()
+    assert y.grad is None and np.array_equal(x.grad.numpy(), [15.0, 24.0])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -300,10 +340,26 @@ def test_html_escapes_everything() -> None:
 
 def test_repr_is_one_short_line_and_steps_are_frozen() -> None:
     explanation = tl.explain((leaf([1.0, 2.0]) * 2.0).sum())
-    assert repr(explanation) == "<BackwardExplanation of a loss of shape (): 2 steps, 1 gradients stored>"
+    assert repr(explanation) == "<BackwardExplanation of a loss of shape (): 2 steps, 1 gradient stored>"
     assert "\n" not in repr(explanation.steps[0]) and "array" not in repr(explanation.steps[0])
     with pytest.raises(dataclasses.FrozenInstanceError):
         explanation.steps[0].operation = "Add"
+
+
+def test_one_step_is_said_in_the_singular() -> None:
+    explanation = tl.explain(leaf([1.0, 2.0]).sum())
+    assert repr(explanation) == "<BackwardExplanation of a loss of shape (): 1 step, 1 gradient stored>"
+    assert str(explanation).startswith("backward of loss, shape (): 1 step, newest operation first")
+
+
+def test_a_control_character_in_a_name_cannot_break_the_table() -> None:
+    x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    plain = str(tl.explain((x * y).sum(), params={"x": x, "y": y}))
+    x.grad = y.grad = None
+    hostile = str(tl.explain((x * y).sum(), params={"x\nnew row": x, "y\t": y}))
+    assert hostile.count("\n") == plain.count("\n")
+    assert "in 0 → x\\nnew row (2,); in 1 → y\\t (2,)" in hostile
+    assert "x\\nnew row.grad ← (2,), stored" in hostile
 
 
 def test_the_record_does_not_change_when_grad_is_zeroed_in_place() -> None:
@@ -325,8 +381,25 @@ def test_second_call_needs_retain_graph_as_backward_does() -> None:
     second = tl.explain(loss)
     assert [s.accumulated for s in first.stored + second.stored] == [False, True]
     assert np.array_equal(x.grad.numpy(), [4.0, 8.0])  # two passes of 2x, added as backward adds them
+    (stored,) = second.stored  # this pass's gradient, what it was added to, and the sum, each kept apart
+    assert [a.tolist() for a in (stored.grad, stored.previous, stored.result)] == [[2, 4], [2, 4], [4, 8]]
+    assert first.stored[0].previous is None and np.array_equal(first.stored[0].result, [2.0, 4.0])
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         tl.explain(loss)
+
+
+def test_an_accumulating_pass_prints_its_own_gradient_and_the_resulting_grad() -> None:
+    x = leaf([1.0, 2.0, 3.0])
+    loss = (x * x).sum()
+    assert "x.grad ← (3,), stored = [2, 4, 6]" in str(tl.explain(loss, params={"x": x}, values=True,
+                                                             retain_graph=True))
+    second = tl.explain(loss, params={"x": x}, values=True)
+    assert str(second).splitlines()[-1] == ("  x.grad ← (3,), this pass's gradient [2, 4, 6] added to the .grad "
+                                            "already there: x.grad = [4, 8, 12]")
+    x.grad = None
+    ((x * x).sum()).backward()
+    assert str(tl.explain((x * x).sum(), params={"x": x})).splitlines()[-1] == (
+        "  x.grad ← (3,), this pass's gradient added to the .grad already there")
 
 
 def test_errors_name_explain() -> None:

@@ -11,9 +11,9 @@ inline; no server, no network, no library. The graph is drawn once and a frame h
   symbols and in words, the gradient in and the gradients out with their shapes, the broadcast axes summed, the
   paths added.
 
-Frame 0 is the forward pass (no gradient yet), then one frame per step of the explanation, then the ``.grad``
-that backward leaves behind: that last frame clears the picture first, since the intermediate gradients are
-freed (unless ``retain_grad()`` kept them).
+Frame 0 is the forward pass (no gradient yet, but the ``.grad`` an earlier backward left in a leaf), then one
+frame per step of the explanation, then the ``.grad`` that backward leaves behind: that last frame clears the
+picture first, since the intermediate gradients are freed (unless ``retain_grad()`` kept them).
 
 This module knows nothing of Graphviz: :mod:`tinygrad_lite.viz` draws and renders the graph and passes in how a
 gradient reads in a box.
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .explain import BackwardExplanation, BackwardStep, summarize
+from .explain import BackwardExplanation, BackwardStep, counted, summarize
 from .tensor import Tensor
 
 GradientText = Callable[[np.ndarray], str]  # a gradient as its tensor's box shows it: "grad -1.5000"
@@ -61,7 +61,7 @@ class Frame:
 def frames(explanation: BackwardExplanation, gradient_text: GradientText) -> list[Frame]:
     """The forward pass, one frame per step in the order the engine ran them, and the ``.grad`` left behind."""
     steps = [_step_frame(explanation, step, gradient_text) for step in explanation.steps]
-    return [_forward_frame(explanation), *steps, _last_frame(explanation, gradient_text)]
+    return [_forward_frame(explanation, gradient_text), *steps, _last_frame(explanation, gradient_text)]
 
 
 def widest_gradient_texts(all_frames: list[Frame]) -> dict[int, str]:
@@ -83,14 +83,20 @@ def _amount(array: np.ndarray, values: bool) -> str:
     return f"{shape} = {summarize(array).removeprefix(str(tuple(array.shape)) + ' ')}"  # said once is enough
 
 
-def _forward_frame(explanation: BackwardExplanation) -> Frame:
-    loss = explanation.label(explanation.loss)
+def _forward_frame(explanation: BackwardExplanation, gradient_text: GradientText) -> Frame:
+    """Before backward: what was recorded, and the ``.grad`` that earlier passes left, which this one adds to."""
+    loss, values = explanation.label(explanation.loss), explanation.values
     root = explanation.root_grad
-    start = summarize(root) if explanation.values or root.size == 1 else "the gradient given"
-    return Frame("The forward pass, before backward", [
-        f"{len(explanation.steps)} operations were recorded computing {loss}; no gradient exists yet.",
-        f"backward() runs them newest first, starting from d {loss}/d {loss} = {start}.",
-    ])
+    start = summarize(root) if values or root.size == 1 else "the gradient given"
+    earlier = [s for s in explanation.stored if s.previous is not None]
+    recorded = f"{counted(len(explanation.steps), 'operation')} {'was' if len(explanation.steps) == 1 else 'were'}"
+    lines = [f"{recorded} recorded computing {loss}; "
+             + ("this pass has computed no gradient yet." if earlier else "no gradient exists yet."),
+             f"backward() runs them newest first, starting from d {loss}/d {loss} = {start}."]
+    lines += [f"{explanation.label(s.tensor)}.grad already holds {_amount(s.previous, values)} from an earlier "
+              "backward: this pass's gradient will be added to it." for s in earlier]
+    return Frame("The forward pass, before backward", lines,
+                 [(s.tensor, gradient_text(s.previous)) for s in earlier])
 
 
 def _step_frame(explanation: BackwardExplanation, step: BackwardStep, gradient_text: GradientText) -> Frame:
@@ -100,7 +106,8 @@ def _step_frame(explanation: BackwardExplanation, step: BackwardStep, gradient_t
              for s in explanation.stored if s.at_step == step.index and not s.is_leaf]
     lines.append(f"gradient in: {_amount(step.grad_output, values)}")
     outs = [(a.index, f"in {a.index} → {label(a.tensor)}: {_amount(a.grad, values)}") for a in step.inputs]
-    outs += [(i, f"in {i} needs none (it requires no gradient)") for i in step.no_gradient]
+    outs += [(i, f"in {i} receives no gradient: {step.operation}'s backward returned None for it"
+              if step.returned_none(i) else f"in {i} needs none (it requires no gradient)") for i in step.no_gradient]
     lines += [text for _, text in sorted(outs)]
     for arrival in step.inputs:
         lines += explanation.notes(arrival)
@@ -119,11 +126,13 @@ def _last_frame(explanation: BackwardExplanation, gradient_text: GradientText) -
     label, values = explanation.label, explanation.values
     lines, gradients = [], []
     for stored in explanation.stored:
-        grad = stored.grad if stored.tensor.grad is None else np.asarray(stored.tensor.grad.data)
-        how = ", added to the .grad already there" if stored.accumulated else ""
         kept = "" if stored.is_leaf else " (retain_grad)"
-        lines.append(f"{label(stored.tensor)}.grad ← {_amount(grad, values)}{how}{kept}")
-        gradients.append((stored.tensor, gradient_text(grad)))
+        line = f"{label(stored.tensor)}.grad ← {_amount(stored.result, values)}{kept}"
+        if stored.accumulated:
+            this_pass = f" {summarize(stored.grad)}" if values else ""
+            line += f": this pass's gradient{this_pass} added to the .grad already there"
+        lines.append(line)
+        gradients.append((stored.tensor, gradient_text(stored.result)))
     kept_ids = {id(s.tensor) for s in explanation.stored}
     if any(id(a.tensor) not in kept_ids for step in explanation.steps for a in step.inputs):
         lines.append("The other gradients were freed as backward went; retain_grad() keeps one.")

@@ -52,7 +52,7 @@ class Formula:
     """A Function's local derivative, as its docstring writes it."""
 
     symbols: str  # the first paragraph: "forward;  derivative", e.g. "z = σ(x) = 1/(1+e^-x);  dz/dx = z(1 - z)."
-    words: str  # the paragraph after "In words:", or NOT_DOCUMENTED
+    words: str  # the paragraph after "In words:"; "" if the docstring has none; NOT_DOCUMENTED if there is none
 
 
 def formula_of(function: type[Function] | Function) -> Formula:
@@ -60,7 +60,8 @@ def formula_of(function: type[Function] | Function) -> Formula:
 
     A subclass that only renames (``Min(Max)``) or documents itself is read from its own docstring; one that
     redefines ``forward``/``backward`` without a docstring gets its class name and :data:`NOT_DOCUMENTED`,
-    never its parent's formula."""
+    never its parent's formula. A docstring without an "In words:" paragraph gives no words (``""``): its
+    formula is documented, so saying "not documented" under it would be wrong."""
     cls = function if isinstance(function, type) else type(function)
     for klass in cls.__mro__:
         if klass is Function:
@@ -69,7 +70,7 @@ def formula_of(function: type[Function] | Function) -> Formula:
         if doc:
             paragraphs = _paragraphs(doc)
             words = [p[len(_IN_WORDS):].strip() for p in paragraphs[1:] if p.startswith(_IN_WORDS)]
-            return Formula(paragraphs[0], words[0] if words else NOT_DOCUMENTED)
+            return Formula(paragraphs[0], words[0] if words else "")
         if "forward" in klass.__dict__ or "backward" in klass.__dict__:
             break
     return Formula(cls.__name__, NOT_DOCUMENTED)
@@ -125,22 +126,29 @@ class BackwardStep:
     operation: str  # the Function's class name
     layer: str | None  # the dotted name of the submodule it belongs to ("0", "layers.1"), or None
     formula: str  # Formula.symbols of the operation
-    formula_in_words: str  # Formula.words of the operation
+    formula_in_words: str  # Formula.words of the operation ("" when its docstring has no "In words:")
     output: Tensor = field(repr=False)  # the tensor the node made
     output_name: str | None  # its name when params names it
     grad_output: np.ndarray = field(repr=False)  # the complete gradient of the output that came in
     inputs: tuple[InputGradient, ...]  # one per input that received a gradient, in argument order
-    no_gradient: tuple[int, ...]  # the Tensor arguments that received none (they require no gradient)
+    no_gradient: tuple[int, ...]  # the Tensor arguments that received none: they require no gradient, or
+    # the backward returned None for them (``tensor.requires_grad`` of ``node.inputs[i]`` tells which)
 
     @property
     def grad_output_shape(self) -> tuple[int, ...]:
         return self.grad_output.shape
 
+    def returned_none(self, index: int) -> bool:
+        """Whether input ``index`` of ``no_gradient`` requires a gradient and got none only because the backward
+        returned None for it (a custom Function may), rather than because it requires none."""
+        return index in self.no_gradient and self.node.inputs[index].requires_grad
+
 
 @dataclass(frozen=True, eq=False)
 class StoredGradient:
     """A gradient written into a tensor's ``.grad``: each leaf's after the last step, and a ``retain_grad()``
-    tensor's just before its node's step."""
+    tensor's just before its node's step. When ``.grad`` already held one, ``grad`` (this pass's) and ``result``
+    (what ``.grad`` holds now) differ, and both are kept so that no reader has to guess which is shown."""
 
     tensor: Tensor = field(repr=False)
     name: str | None  # its parameter name when params names it
@@ -148,6 +156,8 @@ class StoredGradient:
     grad: np.ndarray = field(repr=False)  # the gradient this backward computed (the sum over all paths)
     accumulated: bool  # ``.grad`` already held one (an earlier backward): this one was added to it
     at_step: int  # how many steps had run when it was stored
+    result: np.ndarray = field(repr=False)  # ``.grad`` once stored: ``grad``, or ``previous + grad`` if accumulated
+    previous: np.ndarray | None = field(default=None, repr=False)  # the ``.grad`` it was added to, else None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -185,6 +195,7 @@ def explain(
                            "being compiled, say): that observer would miss this backward; call explain outside it")
     names = named_tensors(params, "explain")
     order, _ = tensors_inputs_first([loss])
+    earlier = {id(t): np.array(t.grad.data) for t in order if t.grad is not None}  # what accumulating adds to
     module_names = {name for name, _ in params.named_modules()} if isinstance(params, Module) else set()
     layers = operation_modules(order, names, module_names)
     root_grad = engine._as_root_grad(loss, gradient, False, "explain")  # backward's rules, named explain
@@ -192,8 +203,9 @@ def explain(
     with engine.observing(narrator):
         engine.run_backward([loss], [root_grad], retain_graph, False)
     steps = _finished_steps(narrator.steps, names, layers)
-    stored = tuple(StoredGradient(t, names.get(id(t)), t.grad_fn is None, g, added, at)
-                   for t, g, added, at in narrator.stored)
+    stored = tuple(StoredGradient(t, names.get(id(t)), t.grad_fn is None, g, added, at, result,
+                                  earlier.get(id(t)) if added else None)
+                   for t, g, added, at, result in narrator.stored)
     return BackwardExplanation(loss, np.array(root_grad), tuple(steps), stored, names.get(id(loss)), values)
 
 
@@ -231,7 +243,8 @@ class _Narrator(engine.Observer):
     def __init__(self) -> None:
         self.steps: list[_StepDraft] = []
         self.received: set[int] = set()  # the tensors that have received a gradient in this pass
-        self.stored: list[tuple[Tensor, np.ndarray, bool, int]] = []  # (tensor, grad, accumulated, at step)
+        # (tensor, grad, accumulated, at step, the .grad it left)
+        self.stored: list[tuple[Tensor, np.ndarray, bool, int, np.ndarray]] = []
 
     def backward(self, node: Function, output: Tensor, grad: Any, returned: Any) -> None:
         draft = _StepDraft(node, output, grad)
@@ -255,7 +268,8 @@ class _Narrator(engine.Observer):
         arrival.total = total
 
     def store(self, tensor: Tensor, grad: Any, copy: bool, added: bool) -> None:
-        self.stored.append((tensor, np.array(grad), added, len(self.steps)))
+        result = np.array(tensor.grad.data)  # the engine reports once .grad is written
+        self.stored.append((tensor, np.array(grad), added, len(self.steps), result))
 
     def _arrival(self, tensor: Tensor, waiting: Any) -> _Arrival:
         for arrival in self.steps[-1].arrivals if self.steps else ():
@@ -313,8 +327,8 @@ class BackwardExplanation:
     values: bool = False  # whether str() and the HTML table show the gradients' values
 
     def __repr__(self) -> str:
-        return (f"<BackwardExplanation of a loss of shape {self.loss.shape}: {len(self.steps)} steps, "
-                f"{len(self.stored)} gradients stored>")
+        return (f"<BackwardExplanation of a loss of shape {self.loss.shape}: {counted(len(self.steps), 'step')}, "
+                f"{counted(len(self.stored), 'gradient')} stored>")
 
     def __str__(self) -> str:
         return "\n".join(_text_lines(self))
@@ -337,7 +351,7 @@ class _Labels:
     order they first receive a gradient, and a non-leaf by the step that runs its node."""
 
     def __init__(self, explanation: BackwardExplanation) -> None:
-        self.by_id = {id(explanation.loss): explanation.loss_name or "loss"}
+        self.by_id = {id(explanation.loss): printable(explanation.loss_name or "loss")}
         step_of_node = {id(s.node): s.index for s in explanation.steps}
         leaves = 0
         for step in explanation.steps:
@@ -346,7 +360,7 @@ class _Labels:
                 if key in self.by_id:
                     continue
                 if arrival.name is not None:
-                    self.by_id[key] = arrival.name
+                    self.by_id[key] = printable(arrival.name)
                 elif arrival.is_leaf:
                     self.by_id[key], leaves = f"leaf {leaves}", leaves + 1
                 elif id(arrival.tensor._node) in step_of_node:
@@ -358,6 +372,17 @@ class _Labels:
 
 def _shape(shape: tuple) -> str:
     return str(tuple(shape))
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` and the noun, singular for one: "1 step", "2 steps"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def printable(name: str) -> str:
+    """A user's name on one line: control characters (a newline in a parameter name) written as escapes, so
+    they cannot break a table's rows."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
 
 
 def summarize(array: np.ndarray) -> str:
@@ -387,6 +412,11 @@ def _input_notes(arrival: InputGradient, labels: _Labels, values: bool) -> list[
     return notes
 
 
+def _no_gradient_text(step: BackwardStep, index: int) -> str:
+    """An input that received no gradient, and why: it needs none, or the backward returned None for it."""
+    return f"in {index} gets none (backward returned None)" if step.returned_none(index) else f"in {index} needs none"
+
+
 def _engine_notes(arrival: InputGradient, name: str) -> list[str]:
     notes = []
     if arrival.summed_axes:
@@ -401,12 +431,16 @@ def _engine_notes(arrival: InputGradient, name: str) -> list[str]:
 
 
 def _stored_line(stored: StoredGradient, labels: _Labels, values: bool) -> str:
-    how = "added to the .grad already there" if stored.accumulated else "stored"
-    if stored.is_leaf or stored.name is not None:
-        line = f"{labels.of(stored.tensor)}.grad ← {_shape(stored.shape)}, {how}"
-    else:  # printed in the row of the step that made it
-        line = f"output.grad ← {_shape(stored.shape)}, {how} (retain_grad)"
-    return f"{line} = {summarize(stored.grad)}" if values else line
+    """``x.grad ← (3,), stored = [2, 4, 6]``; accumulated, it says this pass's gradient and the sum apart."""
+    target = labels.of(stored.tensor) if stored.is_leaf or stored.name is not None else "output"
+    kept = "" if stored.is_leaf or stored.name is not None else " (retain_grad)"  # in the row of its step
+    line = f"{target}.grad ← {_shape(stored.shape)}, "
+    if not stored.accumulated:
+        return line + f"stored{kept}" + (f" = {summarize(stored.grad)}" if values else "")
+    if not values:
+        return line + f"this pass's gradient added to the .grad already there{kept}"
+    return (line + f"this pass's gradient {summarize(stored.grad)} added to the .grad already there{kept}: "
+            f"{target}.grad = {summarize(stored.result)}")
 
 
 def _headline(explanation: BackwardExplanation, labels: _Labels) -> str:
@@ -414,8 +448,8 @@ def _headline(explanation: BackwardExplanation, labels: _Labels) -> str:
     loss = labels.of(explanation.loss)
     shown = explanation.values or explanation.root_grad.size == 1
     start = f"d {loss}/d {loss} = {summarize(explanation.root_grad)}" if shown else f"d {loss}/d {loss} given"
-    return (f"backward of {loss}, shape {_shape(explanation.loss.shape)}: {len(explanation.steps)} steps, newest "
-            f"operation first, starting from {start}")
+    return (f"backward of {loss}, shape {_shape(explanation.loss.shape)}: {counted(len(explanation.steps), 'step')}, "
+            f"newest operation first, starting from {start}")
 
 
 def _text_lines(explanation: BackwardExplanation) -> list[str]:
@@ -425,8 +459,8 @@ def _text_lines(explanation: BackwardExplanation) -> list[str]:
     rows = [("step", "operation", "layer", "gradient in", "gradients out")]
     for step in explanation.steps:
         outs = [text for _, text in sorted([(a.index, _input_line(a, labels)) for a in step.inputs]
-                                           + [(i, f"in {i} needs none") for i in step.no_gradient])]
-        rows.append((str(step.index), step.operation, step.layer or "-", _shape(step.grad_output_shape),
+                                           + [(i, _no_gradient_text(step, i)) for i in step.no_gradient])]
+        rows.append((str(step.index), step.operation, printable(step.layer or "-"), _shape(step.grad_output_shape),
                      "; ".join(outs) or "-"))
     widths = [max(len(row[c]) for row in rows) for c in range(4)]
     indent = " " * (widths[0] + 2)
@@ -439,7 +473,9 @@ def _text_lines(explanation: BackwardExplanation) -> list[str]:
         for stored in explanation.stored:
             if stored.at_step == step.index and not stored.is_leaf:
                 lines.append(indent + _stored_line(stored, labels, values))
-        lines += wrap.wrap(step.formula) + wrap.wrap("In words: " + step.formula_in_words)
+        lines += wrap.wrap(step.formula)
+        if step.formula_in_words:  # none when the docstring gives the formula in symbols only
+            lines += wrap.wrap("In words: " + step.formula_in_words)
         if values:
             lines.append(indent + f"gradient in = {summarize(step.grad_output)}")
         for arrival in step.inputs:
@@ -460,8 +496,9 @@ def _html_table(explanation: BackwardExplanation) -> str:
         grad_in = e(_shape(step.grad_output_shape)) + (f"<br>{e(summarize(step.grad_output))}" if values else "")
         outs = [(a.index, e(_input_line(a, labels)) + "".join(f"<br><small>{e(n)}</small>"
                                                               for n in _input_notes(a, labels, values)))
-                for a in step.inputs] + [(i, e(f"in {i} needs none")) for i in step.no_gradient]
-        formula = f"{e(step.formula)}<br><small>In words: {e(step.formula_in_words)}</small>"
+                for a in step.inputs] + [(i, e(_no_gradient_text(step, i))) for i in step.no_gradient]
+        words = f"<br><small>In words: {e(step.formula_in_words)}</small>" if step.formula_in_words else ""
+        formula = e(step.formula) + words
         cells = (e(str(step.index)), e(step.operation), e(step.layer or "-"), grad_in, formula,
                  "<br>".join(text for _, text in sorted(outs)))
         rows.append("<tr>" + "".join(f'<td style="text-align:left">{c}</td>' for c in cells) + "</tr>")

@@ -58,6 +58,7 @@ _LEGEND = {
     "output": "output",
 }
 _SMALL = 4  # tensors with at most this many elements show their values; larger ones a summary
+_RANKDIRS = ("LR", "TB", "RL", "BT")  # Graphviz's directions; it lays out any other value (even "lr") as TB
 
 _INSTALL_GRAPHVIZ = (
     "Rendering a graph needs Graphviz's `dot` program, which was not found on PATH. Install Graphviz:\n"
@@ -207,6 +208,12 @@ def _operation_attrs(node: Any) -> dict[str, str]:
     return {"label": type(node).__name__, "shape": "ellipse", "style": "filled", "fillcolor": _COLORS["operation"]}
 
 
+def _check_rankdir(rankdir: Any, caller: str) -> None:
+    """Refuse a direction Graphviz would ignore without a word (drawing top to bottom instead)."""
+    if rankdir not in _RANKDIRS:
+        raise ValueError(f"{caller}: rankdir must be one of {', '.join(map(repr, _RANKDIRS))}; got {rankdir!r}")
+
+
 def _cluster_id(name: str, taken: set[str]) -> str:
     base = "cluster_" + (re.sub(r"\W", "_", name) or "root")
     cid, i = base, 1
@@ -233,7 +240,10 @@ def draw_graph(
     labelled cluster (see the module docstring for how operations are attributed). Colours and the legend under
     the graph tell inputs, leaves, parameters, intermediates, operations and the output apart.
     ``root`` may be a sequence of tensors (several outputs). The graph can be drawn after ``backward()``.
+    ``rankdir`` is the direction of the data flow: "LR" (left to right), "TB", "RL" or "BT"; any other value
+    is a ValueError (Graphviz would silently draw it top to bottom).
     """
+    _check_rankdir(rankdir, "draw_graph")
     label = functools.partial(_tensor_label, show_data=show_data, show_grad=show_grad, rankdir=rankdir)
     return _drawing(root, params, label, rankdir, "draw_graph")[0]
 
@@ -385,20 +395,23 @@ def backward_steps(
     computed it on, and under the picture the step is narrated (operation, layer, formula in symbols and in
     words, shapes in and out, broadcast axes summed, paths added); the last frame shows the ``.grad`` that
     backward leaves. ``values=False`` shows shapes instead of values. ``params`` and ``gradient`` are as for
-    ``tl.explain``; every ``.grad`` ends as ``loss.backward()`` leaves it. Graphviz's ``dot`` is needed, and
-    checked before backward runs.
+    ``tl.explain``; every ``.grad`` ends as ``loss.backward()`` leaves it. ``rankdir`` is "LR", "TB", "RL" or
+    "BT", as for :func:`draw_graph`. Graphviz's ``dot`` is needed; it and ``rankdir`` are checked before backward
+    runs.
 
     The graph is rendered once, with room in each box for its widest gradient, and the page's script
     highlights it and fills it in frame by frame (:mod:`tinygrad_lite.backward_page`). So the picture never
     moves between frames, and the Iris network's training step makes one run of ``dot`` and a 26 kB page in
     about 35 ms; one SVG per frame took 8 runs, 121 kB and 145 ms, and its layout moved at 7 of the 8 frames.
     """
-    _digraph_class()  # without the graphviz package or dot, fail before backward changes any .grad
+    _check_rankdir(rankdir, "backward_steps")  # every refusal before backward changes any .grad
+    _digraph_class()
     if shutil.which("dot") is None:
         raise GraphvizNotFoundError(_INSTALL_GRAPHVIZ)
     explanation = explain(loss, gradient, params=params, values=values)
     frames = backward_page.frames(explanation, functools.partial(_gradient_text, values=values))
-    label = functools.partial(_stepping_label, texts=backward_page.widest_gradient_texts(frames), rankdir=rankdir)
+    label = functools.partial(_stepping_label, texts=backward_page.widest_gradient_texts(frames), rankdir=rankdir,
+                              root=(loss, explanation.label(loss)))
     graph, dot_ids = _drawing(loss, params, label, rankdir, "backward_steps")
     svg = graph.pipe(format="svg").decode("utf-8")
     title = title or f"The backward pass of {explanation.label(loss)}, step by step"
@@ -416,9 +429,12 @@ def _gradient_text(gradient: np.ndarray, values: bool) -> str:
     return "grad " + ("scalar" if gradient.ndim == 0 else str(tuple(gradient.shape)))
 
 
-def _stepping_label(tensor: Tensor, name: str, texts: dict[int, str], rankdir: str) -> str:
+def _stepping_label(tensor: Tensor, name: str, texts: dict[int, str], rankdir: str, root: tuple[Tensor, str]) -> str:
     """A tensor's record on the page: name, shape and dtype, and a last field holding the widest gradient text it
-    will show (the page's script rewrites that field frame by frame); none for a tensor that gets no gradient."""
+    will show (the page's script rewrites that field frame by frame); none for a tensor that gets no gradient.
+    The root is named as the narration names it ("loss", or its name in params), not draw_graph's "output"."""
+    if tensor is root[0]:
+        name = root[1]
     fields = _name_and_type(tensor, name)
     if id(tensor) in texts:
         fields.append(texts[id(tensor)])
