@@ -273,6 +273,39 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == f"tinygrad-lite {__version__}\n"
 
 
+@pytest.mark.parametrize("argv", [["iris", "--plot", "out.png"], ["iris", "--graph", "out.svg"],
+                                  ["iris", "--explain", "out.html"], ["graph", "--output", "out.svg"],
+                                  ["graph", "--steps", "out.html"]])
+def test_an_output_path_that_is_a_folder_is_an_error_before_training(
+    argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    no_training: None,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / argv[-1]).mkdir()
+    err = _exit_2_before_training(capsys, argv)
+    assert f"to {argv[-1]!r}: it is an existing folder; give a file name" in err
+
+
+@pytest.mark.parametrize("outputs", [["--explain", "steps.html"], ["--plot", "loss.png"], ["--graph", "g.gv"],
+                                     ["--graph", "g.gv", "--explain", "steps.html"]])
+def test_show_code_refuses_the_outputs_it_would_not_write(
+    outputs: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    no_training: None,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    err = _exit_2_before_training(capsys, ["iris", "--show-code", *outputs])
+    asked = ", ".join(o for o in outputs if o.startswith("--"))
+    assert err == (f"tinygrad-lite iris: error: --show-code prints the training step's code and exits without "
+                   f"writing files: run {asked} without it\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_step_is_said_in_the_singular(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_cli(capsys, "iris", "--steps", "1", "--quiet")
+    assert "1 full-batch step, float64; 1 run" in out.splitlines()[0]
+    assert "2 full-batch steps, float64" in run_cli(capsys, "iris", "--steps", "2", "--quiet")
+
+
 def test_plot_path_through_a_file_is_an_error_before_training(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, no_training: None
 ) -> None:

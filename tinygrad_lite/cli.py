@@ -114,7 +114,10 @@ def missing_extra(module: str, extra: str, purpose: str) -> str | None:
 
 
 def check_output_path(path: str, what: str) -> str | None:
-    """``None`` when ``path`` can be written later, else why not (its folder is missing or is not a folder)."""
+    """``None`` when ``path`` can be written later, else why not: it is a folder, or its folder is missing or is
+    not a folder. Said before any work, since writing would fail only at the end of it."""
+    if Path(path).is_dir():
+        return f"cannot write the {what} to {path!r}: it is an existing folder; give a file name"
     folder = Path(path).parent
     if folder.is_dir():
         return None
@@ -165,9 +168,23 @@ def _drawings(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     return [(path, option, what) for path, option, what in asked if path]
 
 
+def _show_code_conflict(args: argparse.Namespace) -> str | None:
+    """``iris --show-code`` prints the step's code and exits, writing nothing: an output asked for beside it
+    would be silently skipped, so it is refused instead."""
+    asked = [option for option, value in (("--plot", args.plot), ("--graph", args.graph), ("--explain", args.explain))
+             if value]
+    if not asked:
+        return None
+    return (f"--show-code prints the training step's code and exits without writing files: run {', '.join(asked)} "
+            "without it")
+
+
 def _problems_before_work(args: argparse.Namespace) -> list[str]:
     """What would make a command fail only after its work (100,000 training steps for ``iris``): a missing
-    extra or program, a folder that does not exist, or more memory than the machine has."""
+    extra or program, a path that is a folder or in a folder that does not exist, or more memory than the
+    machine has."""
+    if args.command == "iris" and args.show_code:  # no training, no files: only a conflicting option can fail
+        return [p for p in [_show_code_conflict(args)] if p is not None]
     plot = getattr(args, "plot", None)
     problems = []
     if args.command == "iris":
@@ -244,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "machine). The time each run took is printed at the end.")
     iris.add_argument("--show-code", action="store_true",
                       help="print the training step tl.jit derives for the article's network (one function of "
-                      "numpy code, its guards first) and exit; docs/iris.md sets it beside the hand-written loop")
+                      "numpy code, its guards first) and exit without training or writing files, so it is refused "
+                      "with --plot, --graph or --explain; docs/iris.md sets it beside the hand-written loop")
     iris.add_argument("--quiet", action="store_true", help="no progress bar")
     iris.set_defaults(handler=_cmd_iris)
 
@@ -301,7 +319,8 @@ def _cmd_iris(args: argparse.Namespace) -> int:
         show_progress = False
     print(
         f"tinygrad-lite iris: 4-{args.hidden}-3 sigmoid network without biases, "
-        f"SGD lr {args.lr:g} on ½·Σ(Y − out)², {args.steps:,} full-batch steps, {args.dtype}; "
+        f"SGD lr {args.lr:g} on ½·Σ(Y − out)², {args.steps:,} full-batch step{'s' if args.steps > 1 else ''}, "
+        f"{args.dtype}; "
         f"{len(runs)} run{'s' if len(runs) > 1 else ''}"
         + ("" if args.jit or "framework" not in variants else " (framework eager: --no-jit)"),
         flush=True,
