@@ -101,3 +101,14 @@ def test_every_code_cell_is_a_block_test_docs_runs() -> None:
     code = [c.source for c in jupytext.read(MARKDOWN).cells if c.cell_type == "code"]
     blocks = [source.rstrip("\n") for _, source in python_blocks(MARKDOWN)]
     assert len(code) > 10 and code == blocks
+
+
+def test_section_2_gives_both_causes_of_the_drift_and_checks_them() -> None:
+    """The eager run parts from the hand-written one by σ's formula and by the order of multiplications; the
+    section says both, and a cell asserts that matching both makes the runs equal bit for bit."""
+    text = MARKDOWN.read_text(encoding="utf-8")
+    section = text.split("## 2. ", 1)[1].split("\n## 3. ", 1)[0]
+    assert "½ + ½·tanh(x/2)" in section and "(err·out)·(1 − out)" in section
+    code = "".join(c.source for c in jupytext.reads(section, fmt="md").cells if c.cell_type == "code")
+    assert "assert both == framework_losses" in code and "assert np.count_nonzero(ulps) > ulps.size / 3" in code
+    assert "Every claim below is checked" not in text  # some prose claims are not asserted
