@@ -110,5 +110,5 @@ def test_section_2_gives_both_causes_of_the_drift_and_checks_them() -> None:
     section = text.split("## 2. ", 1)[1].split("\n## 3. ", 1)[0]
     assert "½ + ½·tanh(x/2)" in section and "(err·out)·(1 − out)" in section
     code = "".join(c.source for c in jupytext.reads(section, fmt="md").cells if c.cell_type == "code")
-    assert "assert both == framework_losses" in code and "assert np.count_nonzero(ulps) > ulps.size / 3" in code
+    assert "assert both == framework_losses" in code and "assert np.count_nonzero(ulps) > 0" in code
     assert "Every claim below is checked" not in text  # some prose claims are not asserted
