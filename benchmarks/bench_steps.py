@@ -299,13 +299,14 @@ LIMITS = """## What limits each figure
   2.6× to 3.0× across runs, highest when the machine ran fastest. Against the step written with buffers
   allocated once (the case study's numpy loop, the "preallocated buffers" row, about 0.8× of the plain
   step) eager takes about 3.5×.
-- **W1 jit.** A replay is one call of the generated step (docs/jit.md): straight numpy, no Function calls.
-  What it still does that the hand-written step does not: check its guards (about 35 attribute reads and
-  comparisons, ~1.5 µs), wrap the loss and two gradients in Tensors, and run about 30 numpy calls where the
-  hand-written step runs 25 — the loss as eager computes it (squares, a pairwise sum, ×½: the hand-written
-  step uses one `np.dot`, different bits), σ as ½ + ½·tanh(x/2) (four kernels, as `1/(1 + e^−x)`), and the
-  0-d results kept as arrays. Those differences are the price of being bit-identical to eager; the rest of
-  the gap is call overhead.
+- **W1 jit.** A replay is one call of the generated step (docs/jit.md): straight numpy, no Function calls,
+  matrix products as `np.dot` into buffers allocated once (less call overhead than `@`, the same bits). What
+  it still does that the hand-written step does not: enter the jitted function (~0.5 µs: a method call and a
+  lock) and check its guards (about 40 attribute reads and identity checks, ~1.5 µs); wrap the loss and two
+  gradients in Tensors and give the weights new versions (~1 µs); compute the loss as eager does (squares, a
+  pairwise sum, ×½, where the hand-written step uses one `np.dot`, with other bits) and σ as ½ + ½·tanh(x/2)
+  (numpy's `tanh` of 500 elements takes about 0.9 µs longer than its `exp`). Those are the price of being
+  bit-identical to eager and never silently wrong; buffers and `np.dot` win back most of it, not all.
 - **W2.** Per-node overhead matters less (arrays of 128×128), but the framework still does more numpy work:
   cross-entropy is `log_softmax` and a negative log-likelihood (two nodes, as in PyTorch) whose backward
   passes through both, where the hand-written step computes the gradient `(softmax − Y)/N` at once; and
