@@ -33,6 +33,7 @@ import inspect
 import itertools
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from heapq import heappop, heappush
 from typing import Any
@@ -243,7 +244,7 @@ class Function:
         if recording and cls.differentiable and any(needs_grad):
             ctx.inputs = tuple(inputs)
             ctx.needs_input_grad = tuple(needs_grad)
-            ctx.recorded_at = _modifications  # to tell at backward whether a saved array changed since
+            ctx.recorded_at = _latest_change  # to tell at backward whether anything changed in place since
             ctx.seq = next(_sequence)
             result.requires_grad = True
             result._node = ctx
@@ -377,14 +378,14 @@ def run_update(optimizer: Any) -> None:
     mark_modified(*optimizer.params)
 
 
-# How many in-place changes have happened, anywhere. A node records the count when it is recorded; a backward
-# that finds it unchanged knows no saved array can have changed and skips the check. (Under a lock: a lost
-# update between threads could bring the count back to a value a node recorded.)
-_modifications = 0
-_modifications_lock = threading.Lock()
+# An in-place change takes a number from the counter nodes take their ``seq`` from, after the change: memory
+# changed after a node was recorded has a number above the node's. ``_latest_change`` is the latest such number;
+# a node keeps the value it had when recorded, and a backward that finds it the same knows nothing changed and
+# skips the check. (No lock: each number is taken once, in C, so the value a node kept never comes back.)
+_latest_change = -1
 # The memory changed in place: id of the array that owns it -> [a weak reference to it, its version (how many
-# changes it has seen), the counts at its latest changes, oldest first]. Keyed on the owner, so that a view
-# (reshape, slicing, detach, .T) and its base are one memory with one version, as in PyTorch. The latest counts
+# changes it has seen), the numbers of its latest changes, oldest first]. Keyed on the owner, so that a view
+# (reshape, slicing, detach, .T) and its base are one memory with one version, as in PyTorch. The latest numbers
 # tell a backward how many versions ago a node saved it, for the error message.
 _changed_memory: dict[int, list] = {}
 _CHANGES_KEPT = 8
@@ -400,21 +401,18 @@ def _owner(array: np.ndarray) -> np.ndarray:
 def mark_modified(*tensors: Tensor) -> None:
     """The tensors' arrays were changed in place: their memory gets a new version, which graphs that saved it
     (through these tensors or any view of the same memory) refuse."""
-    global _modifications
-    with _modifications_lock:
-        _modifications += 1
-        for tensor in tensors:
-            owner = tensor.data if tensor.data.base is None else _owner(tensor.data)
-            entry = _changed_memory.get(id(owner))
-            if entry is None or entry[0]() is not owner:  # first change of this memory: watch when it is freed
-                key = id(owner)
-                forget = weakref.ref(owner, lambda _, key=key: _changed_memory.pop(key, None))
-                entry = _changed_memory[key] = [forget, 0, []]
-            entry[1] += 1
-            latest = entry[2]
-            latest.append(_modifications)
-            if len(latest) > _CHANGES_KEPT:
-                del latest[0]
+    global _latest_change
+    change = next(_sequence)
+    for tensor in tensors:
+        owner = tensor.data if tensor.data.base is None else _owner(tensor.data)
+        entry = _changed_memory.get(id(owner))
+        if entry is None or entry[0]() is not owner:  # first change of this memory: watch when it is freed
+            key = id(owner)
+            forget = weakref.ref(owner, lambda _, key=key: _changed_memory.pop(key, None))
+            entry = _changed_memory[key] = [forget, 0, deque(maxlen=_CHANGES_KEPT)]
+        entry[1] += 1
+        entry[2].append(change)
+    _latest_change = change
 
 
 def version_of(array: np.ndarray) -> int:
@@ -561,7 +559,7 @@ def _run_node(node: Function, output: Tensor, grad: Any, create_graph: bool) -> 
     gradient per input (``None`` for an input that needs none)."""
     if node.saved_tensors is _RELEASED:
         raise _freed_graph_error(node)
-    if node.recorded_at != _modifications:  # something changed in place since: was it saved here?
+    if node.recorded_at != _latest_change:  # something changed in place since: was it saved here?
         _check_saved_versions(node, output)
     if create_graph:
         input_grads = _backward_on_tensors(node, output, grad)
@@ -587,9 +585,9 @@ def _check_saved_versions(node: Function, output: Tensor) -> None:
             continue
         owner = _owner(saved)
         entry = _changed_memory.get(id(owner))
-        if entry is not None and entry[2][-1] > node.recorded_at and entry[0]() is owner:
+        if entry is not None and entry[2][-1] > node.seq and entry[0]() is owner:
             version, latest = entry[1], entry[2]
-            since = sum(count > node.recorded_at for count in latest)
+            since = sum(change > node.seq for change in latest)
             exact = since < len(latest) or version == len(latest)  # else older changes were forgotten
             expected = f"{'' if exact else 'at most '}{version - since}"
             raise RuntimeError(
