@@ -45,3 +45,17 @@ class Square(tl.Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return 2 * g * x
+
+
+class FirstOnly(tl.Function):
+    """z = x·y;  dz/dx = y, and no gradient for y (on purpose: a custom backward may return None)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(y)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y, None

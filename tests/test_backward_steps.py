@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from functions import Cube
+from functions import Cube, FirstOnly
 
 import tinygrad_lite as tl
 from tinygrad_lite import Tensor, casestudy, ops, viz
@@ -178,19 +178,6 @@ def test_the_root_box_is_named_as_the_narration_names_it(tmp_path: Path) -> None
 
 
 def test_an_input_that_gets_none_is_narrated_truthfully(tmp_path: Path) -> None:
-    class FirstOnly(tl.Function):
-        """z = x·y;  dz/dx = y, and no gradient for y (a custom backward may return None)."""
-
-        @staticmethod
-        def forward(ctx, x, y):
-            ctx.save_for_backward(y)
-            return x * y
-
-        @staticmethod
-        def backward(ctx, g):
-            (y,) = ctx.saved_tensors
-            return g * y, None
-
     x, y, data = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True), Tensor([5.0, 6.0])
     loss = FirstOnly.apply(FirstOnly.apply(x, y), data).sum()
     frames = page_frames(viz.backward_steps(loss, tmp_path / "n.html", params={"x": x, "y": y, "data": data})

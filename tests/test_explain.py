@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from functions import Cube, Square
+from functions import Cube, FirstOnly, Square
 from test_docs import python_blocks
 
 import tinygrad_lite as tl
@@ -113,20 +113,6 @@ def test_a_formula_in_symbols_only_prints_no_words_line() -> None:
     assert text.count("In words:") == page.count("In words:") == 1  # Sum's only
     undocumented = tl.explain(Square.apply(leaf([1.0])).sum())  # no docstring at all: say so
     assert f"In words: {NOT_DOCUMENTED}" in str(undocumented) and NOT_DOCUMENTED in undocumented._repr_html_()
-
-
-class FirstOnly(tl.Function):
-    """z = x·y;  dz/dx = y, and no gradient for y (on purpose: a custom backward may return None)."""
-
-    @staticmethod
-    def forward(ctx, x, y):
-        ctx.save_for_backward(y)
-        return x * y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * y, None
 
 
 def test_an_input_the_backward_returns_none_for_is_told_apart_from_one_that_needs_none() -> None:
