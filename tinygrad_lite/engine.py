@@ -381,8 +381,10 @@ def run_update(optimizer: Any) -> None:
 # An in-place change takes a number from the counter nodes take their ``seq`` from, after the change: memory
 # changed after a node was recorded has a number above the node's. ``_latest_change`` is the latest such number;
 # a node keeps the value it had when recorded, and a backward that finds it the same knows nothing changed and
-# skips the check. (No lock: each number is taken once, in C, so the value a node kept never comes back.)
+# skips the check. (Under a lock: two threads' changes then take and write their numbers in the same order, so a
+# memory's last number is its highest, and no first change of a memory overwrites another's entry.)
 _latest_change = -1
+_changes_lock = threading.Lock()
 # The memory changed in place: id of the array that owns it -> [a weak reference to it, its version (how many
 # changes it has seen), the numbers of its latest changes, oldest first]. Keyed on the owner, so that a view
 # (reshape, slicing, detach, .T) and its base are one memory with one version, as in PyTorch. The latest numbers
@@ -402,17 +404,18 @@ def mark_modified(*tensors: Tensor) -> None:
     """The tensors' arrays were changed in place: their memory gets a new version, which graphs that saved it
     (through these tensors or any view of the same memory) refuse."""
     global _latest_change
-    change = next(_sequence)
-    for tensor in tensors:
-        owner = tensor.data if tensor.data.base is None else _owner(tensor.data)
-        entry = _changed_memory.get(id(owner))
-        if entry is None or entry[0]() is not owner:  # first change of this memory: watch when it is freed
-            key = id(owner)
-            forget = weakref.ref(owner, lambda _, key=key: _changed_memory.pop(key, None))
-            entry = _changed_memory[key] = [forget, 0, deque(maxlen=_CHANGES_KEPT)]
-        entry[1] += 1
-        entry[2].append(change)
-    _latest_change = change
+    with _changes_lock:
+        change = next(_sequence)
+        for tensor in tensors:
+            owner = tensor.data if tensor.data.base is None else _owner(tensor.data)
+            entry = _changed_memory.get(id(owner))
+            if entry is None or entry[0]() is not owner:  # first change of this memory: watch when it is freed
+                key = id(owner)
+                forget = weakref.ref(owner, lambda _, key=key: _changed_memory.pop(key, None))
+                entry = _changed_memory[key] = [forget, 0, deque(maxlen=_CHANGES_KEPT)]
+            entry[1] += 1
+            entry[2].append(change)
+        _latest_change = change
 
 
 def version_of(array: np.ndarray) -> int:
@@ -586,7 +589,8 @@ def _check_saved_versions(node: Function, output: Tensor) -> None:
         owner = _owner(saved)
         entry = _changed_memory.get(id(owner))
         if entry is not None and entry[2][-1] > node.seq and entry[0]() is owner:
-            version, latest = entry[1], entry[2]
+            with _changes_lock:  # another thread may be adding a change
+                version, latest = entry[1], tuple(entry[2])
             since = sum(change > node.seq for change in latest)
             exact = since < len(latest) or version == len(latest)  # else older changes were forgotten
             expected = f"{'' if exact else 'at most '}{version - since}"
