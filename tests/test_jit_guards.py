@@ -735,3 +735,121 @@ def test_module_attributes_forward_reads_are_guarded():
         if change is not None:
             change()
         assert jitted(x).data.tobytes() == eager(x).data.tobytes()
+
+
+def test_an_index_tensor_argument_is_read_at_every_call():
+    w = Tensor(np.array([0.5, 1.5, 2.0]), requires_grad=True)
+
+    def build():
+        v = Tensor(np.arange(3.0), requires_grad=True)
+        indices = [Tensor(np.array([0, 1])), Tensor(np.array([2, 2])), Tensor(np.array([1, 0]))]
+        return (lambda v, idx: _backward_and_return((w * v)[idx].sum())), [v], lambda i: (v, indices[i % 3])
+
+    _eager_and_jit(build, calls=6)
+    mask = Tensor(np.array([True, False, True]))
+    with pytest.raises(RuntimeError, match="hands an operation a numpy array"):  # numpy worked out its indices
+        tl.jit(lambda v, m: (v * w)[m].sum())(Tensor(np.arange(3.0)), mask)
+
+
+def test_method_decoration_keys_instances_by_identity_and_frees_them():
+    import gc
+    import weakref as weakref_module
+
+    class Scaled:
+        def __init__(self, scale: float) -> None:
+            self.scale = scale
+
+        def __eq__(self, other):  # equal by value: two instances must still not share captures
+            return isinstance(other, Scaled)
+
+        def __hash__(self):
+            return 0
+
+        @tl.jit
+        def step(self, x):
+            return (x * self.scale).sum()
+
+    def losses(instances: list, x: Tensor) -> list[float]:  # in a function: no temporaries keep an instance
+        return [instance.step(x).item() for instance in instances]
+
+    a, b = Scaled(2.0), Scaled(3.0)
+    assert losses([a, b, a], Tensor([1.0, 2.0])) == [6.0, 9.0, 6.0]
+    gone = weakref_module.ref(a)
+    del a
+    gc.collect()
+    assert gone() is None  # the jitted method kept with the instance goes with it
+
+    with pytest.raises(TypeError, match="put @tl.jit below @staticmethod"):
+        class Wrong:  # noqa: F841 - the class statement itself raises
+            @tl.jit
+            @staticmethod
+            def step(x):
+                return x.sum()
+
+
+@pytest.mark.parametrize("name", ["lr", "MISS", "len", "type", "isinstance", "float", "engine", "np"])
+def test_arguments_and_functions_may_have_any_name(name):
+    namespace: dict = {"w": Tensor(np.array([1.0, 2.0]), requires_grad=True), "optim": optim}
+    exec(f"opt = optim.SGD([w], lr=0.1)\n"
+         f"def {name}(x, {name}):\n"
+         f"    loss = (w * x * {name}).sum()\n"
+         f"    opt.zero_grad()\n"
+         f"    loss.backward()\n"
+         f"    opt.step()\n"
+         f"    return (w * {name}).sum()\n", namespace)
+    step, w = namespace[name], namespace["w"]
+    jitted, start = tl.jit(step), w.data.copy()
+    x, factor = Tensor(np.array([1.0, -1.0])), Tensor(np.array([2.0, 3.0]))
+    results = [jitted(x, factor).data.copy() for _ in range(3)]
+    w.data[...] = start
+    for result in results:
+        assert result.tobytes() == step(x, factor).data.tobytes()
+    assert len(jitted.captures) <= 2
+
+
+def test_signed_zeros_and_nan_signs_of_constants_are_different_constants():
+    for zero, other in [(np.float32(0.0), np.float32(-0.0)), (0.0, -0.0), (float("nan"), -float("nan"))]:
+        ns = _module_level("def step(x):\n    return (x * x).sum() * c\n")
+        ns["c"] = zero
+        jitted, x = tl.jit(ns["step"]), Tensor([1.0, 2.0])
+        jitted(x)
+        ns["c"] = other
+        assert jitted(x).data.tobytes() == ns["step"](x).data.tobytes()
+
+
+def test_a_deleted_global_that_held_none_captures_again():
+    ns = _module_level("flag = None\ndef step(x):\n    return (x * 2.0).sum() if flag is None else x.sum()\n")
+    jitted, x = tl.jit(ns["step"]), Tensor([1.0, 2.0])
+    jitted(x)
+    del ns["flag"]
+    with pytest.raises(NameError):
+        jitted(x)
+
+
+def test_globals_a_module_forward_reads_and_rebound_classes_are_guarded():
+    ns = _module_level(
+        "GAIN = 1.0\n"
+        "Act = nn.ReLU\n"
+        "class Gained(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return x * GAIN\n"
+        "model = Gained()\n"
+        "def step(x):\n"
+        "    return Act()(model(x)).sum()\n")
+    jitted, x = tl.jit(ns["step"]), Tensor([-1.0, 2.0])
+    assert jitted(x).item() == 2.0
+    ns["GAIN"] = 3.0
+    assert jitted(x).item() == 6.0
+    ns["Act"] = nn.Tanh
+    assert jitted(x).data.tobytes() == ns["step"](x).data.tobytes()
+
+
+def test_a_global_array_the_library_wraps_as_a_tensor_is_read_by_reference():
+    ns = _module_level("def step(x):\n    return ((x - Y) ** 2).sum()\n")
+    ns["Y"] = np.array([1.0, 1.0])
+    jitted, x = tl.jit(ns["step"]), Tensor([1.0, 2.0])
+    assert jitted(x).item() == 1.0
+    ns["Y"][...] = 2.0  # changed in place: the replay reads the same array
+    assert jitted(x).item() == ns["step"](x).item() == 1.0
+    ns["Y"][0] = 0.0
+    assert jitted(x).item() == ns["step"](x).item() == 1.0 + 0.0

@@ -73,18 +73,21 @@ def _constant_key(value: Any, where: str) -> Any:
     except TypeError:
         raise TypeError(f"jit: {where} is a {type(value).__name__}: pass Tensors or hashable Python "
                         "constants") from None
-    return type(value), (repr(value) if isinstance(value, float) else value)
+    if isinstance(value, (float, np.floating)):  # by its bytes: -0.0 is not 0.0, nor one NaN another
+        return type(value), np.asarray(value).tobytes()
+    return type(value), value
 
 
-_FIXED = (types.ModuleType, type, types.BuiltinFunctionType)  # taken as never rebound: modules, classes, built-ins
+_FIXED = (types.ModuleType, types.BuiltinFunctionType)  # taken as never rebound: Python modules and built-ins
 
 
-def _names_read(fn: Callable, depth: int = 3) -> list[tuple[str, Any, str, Any]]:
+def _names_read(fn: Callable, forwards: list | None = None, depth: int = 3) -> list[tuple[str, Any, str, Any]]:
     """What ``fn`` looks up by name when it runs, and finds now: ``(holder, name, value)`` for each global its code
     names, each closure variable, each attribute of a bound method's ``self`` its code names and each keyword of a
     ``functools.partial``; and the same for the functions it finds that way (helpers), ``depth`` levels deep, as
     :func:`_reachable` follows them: ``(kind, holder, name, value)``, the holder a dict (of globals, attributes or
-    keywords) or a closure cell.
+    keywords) or a closure cell. ``forwards`` (the ``forward`` functions of the modules found) are followed too:
+    a global a module's forward reads (``EPS``) is read at every call.
     A replay holds the values of the capture, so each becomes a guard: rebinding ``model`` or ``opt`` to a new
     object, or a float the step reads, captures again."""
     read: list[tuple[str, Any, str, Any]] = []
@@ -127,6 +130,8 @@ def _names_read(fn: Callable, depth: int = 3) -> list[tuple[str, Any, str, Any]]
                 note("attributes", attributes, name, attributes[name], level)
 
     visit(fn, depth)
+    for forward in forwards or ():
+        visit(forward, depth - 1)
     return read
 
 
@@ -375,6 +380,13 @@ def _module_attributes(m: Module) -> tuple[tuple[str, Any], ...]:
     return tuple((k, v) for k, v in vars(m).items() if k not in own)
 
 
+# Never a name the generated code gives to a value of the user's: its own globals, Python's keywords and the
+# built-ins it calls.
+_RESERVED = {"Tensor", "np", "zero_grad", "run_forward", "mark_modified", "inf", "nan", "MISS", "engine",
+             "_constant_key", "_same_constant", "_now", "unbroadcast", "isinstance", "type", "len", "float",
+             *keyword.kwlist}
+
+
 class _Recorder(engine.Observer):
     """Writes the step down as it runs: one line of Python per report, over named values."""
 
@@ -392,7 +404,7 @@ class _Recorder(engine.Observer):
         self.global_of: dict[int, str] = {}  # id(object) -> its name among the globals
         self.values: dict[str, Any] = {}  # name -> the capture's own array of that name: to check inlined code
         self.inlined: dict[int, tuple[list[str], str]] = {}  # id(node) -> its forward's argument expressions, result
-        self.used: set[str] = set(self.namespace) | set(keyword.kwlist)
+        self.used: set[str] = set(self.namespace) | _RESERVED | {fn_name}
         self.value_of: dict[int, str] = {}  # id(Tensor) made or read by the step -> its array's name
         self.array_of: dict[int, str] = {}  # id(ndarray) of every array the step made or read -> its name
         self.tensor_name: dict[int, str] = {}  # id(Tensor) whose object the step uses (.grad) -> its name
@@ -507,6 +519,21 @@ class _Recorder(engine.Observer):
         self.alive.append(a)
         return name
 
+    def _argument(self, a: Any) -> str:
+        """An argument of a Function as code: a tensor's array by name; an array the step knows (an index tensor's,
+        inside an index tuple) by its name too, so that a replay reads the new one; any other value a constant.
+        A plain array the step does not know must be reachable from the function (checked after the capture):
+        one computed in numpy inside the step would be frozen."""
+        if isinstance(a, Tensor):
+            return self._tensor(a)
+        if isinstance(a, np.ndarray) and id(a) in self.array_of:
+            return self.array_of[id(a)]
+        if isinstance(a, tuple) and any(isinstance(v, (np.ndarray, tuple)) for v in a):
+            return "(" + "".join(f"{self._argument(v)}, " for v in a) + ")"
+        if isinstance(a, np.ndarray) and a.ndim > 0:  # 0-d: a number the operators made from a literal of the code
+            self.raw_arrays.append(a)
+        return self._literal(a, "c")
+
     def _literal(self, value: Any, stem: str) -> str:
         if isinstance(value, _LITERALS) or (isinstance(value, float) and math.isfinite(value)):
             return repr(value)
@@ -540,18 +567,17 @@ class _Recorder(engine.Observer):
         for _ in range(40):
             if frame is None:
                 break
-            owner = frame.f_locals.get("self")
-            if owner is not None and id(owner) in self.names_of_objects and frame.f_code.co_name == "forward":
-                return f" in {self.names_of_objects[id(owner)]} ({type(owner).__name__})"
+            if frame.f_code.co_name == "forward":  # only then f_locals: reading it keeps a copy of the frame's locals
+                owner = frame.f_locals.get("self")
+                if owner is not None and id(owner) in self.names_of_objects:
+                    return f" in {self.names_of_objects[id(owner)]} ({type(owner).__name__})"
             frame = frame.f_back
         return ""
 
     def forward(self, ctx: engine.Function, args: tuple, kwargs: dict, result: Tensor) -> None:
         cls = type(ctx).__name__
-        # (0-d ones are numbers: the operators make them from the literals of the code, the same at every call)
-        self.raw_arrays += [a for a in (*args, *kwargs.values()) if isinstance(a, np.ndarray) and a.ndim > 0]
         layer = self.layer_of[id(ctx)] = self._layer()
-        values = [self._tensor(a) if isinstance(a, Tensor) else self._literal(a, "c") for a in args]
+        values = [self._argument(a) for a in args]
         out = self._name(cls.lower())
         if _inlinable(ctx, args, kwargs):
             lines = _FORWARD[cls](ctx, values, out)
@@ -686,13 +712,15 @@ class _Recorder(engine.Observer):
         if type(optimizer) is SGD and float(optimizer.momentum) == 0 and float(optimizer.weight_decay) == 0:
             # SGD._update's plain case written out; momentum and weight decay stay 0 (a guard), lr is read here
             self.plain_sgd.append(optimizer)
-            lines = [f"lr = float({name}.lr)"]
-            self.values["lr"] = float(optimizer.lr)
+            lr = self._name("lr")
+            lines = [f"{lr} = float({name}.lr)"]
+            self.values[lr] = float(optimizer.lr)
             for p in optimizer.params:
                 if p.grad is not None:  # whether it has one is the same at every replay (the guards)
                     step = self._name(f"step_{self.value_of[id(p)]}")
                     self.values[step] = float(optimizer.lr) * p.grad.data  # for checking the lines written later
-                    lines += [f"{step} = lr * {self.tensor_name[id(p)]}.grad.data", f"{self.value_of[id(p)]} -= {step}"]
+                    lines += [f"{step} = {lr} * {self.tensor_name[id(p)]}.grad.data",
+                              f"{self.value_of[id(p)]} -= {step}"]
             params = ", ".join(self.tensor_name[id(p)] for p in optimizer.params)
             lines.append(f"mark_modified({params})")  # new versions for all, as eager's run_update gives them
             self._emit(f"{kind} update: p ← p − lr·∇p (lr read at every call)", lines)
@@ -1065,7 +1093,7 @@ def _guards(r: _Recorder) -> list[str]:
         guards.append(f"{name}.momentum == 0 and {name}.weight_decay == 0")  # SGD keeps both as floats
     for kind, holder, key, value in r.names_read:
         where = r._global({"cell": f"cell_{key}", "globals": "fn_globals"}.get(kind, kind), holder)
-        guards.append(_same_value(r, f"{where}.cell_contents" if kind == "cell" else f"{where}.get({key!r})",
+        guards.append(_same_value(r, f"{where}.cell_contents" if kind == "cell" else f"{where}.get({key!r}, MISS)",
                                   key, value))
     optimizers = r.optimizers + [o for o in r.updated if all(o is not p for p in r.optimizers)]
     for opt in optimizers:  # zero_grad and the update were written for these parameters, and no others
@@ -1126,6 +1154,8 @@ class Jitted:
     def __init__(self, fn: Callable[..., Any], max_captures: int = 8) -> None:
         if max_captures < 1:
             raise ValueError(f"jit: max_captures must be at least 1; got {max_captures}")
+        if isinstance(fn, (staticmethod, classmethod)):
+            raise TypeError(f"jit: put @tl.jit below @{type(fn).__name__}, so that it wraps the function itself")
         self.fn, self.max_captures = fn, max_captures
         self.__wrapped__ = fn
         self.__name__ = getattr(fn, "__name__", "step")
@@ -1134,7 +1164,6 @@ class Jitted:
         self._newest: Callable[..., Any] = _miss  # the newest capture's step, tried first
         self._newest_arity = -1
         self._lock = threading.Lock()  # replays share Function instances (their saved arrays): one at a time
-        self._per_instance: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # @tl.jit on a method
         self.calls = self.captured = 0
         self._warned = False
         try:
@@ -1144,16 +1173,18 @@ class Jitted:
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         """``@tl.jit`` on a method: each instance gets its own jitted bound method, with captures of its own, whose
-        ``self`` (its modules, optimizers and attributes) is found and guarded as for ``tl.jit(obj.method)``."""
+        ``self`` (its modules, optimizers and attributes) is found and guarded as for ``tl.jit(obj.method)``. It is
+        kept in the instance's ``__dict__`` (by identity, whatever the class's ``==``; freed with the instance)."""
         if obj is None:
             return self
-        try:
-            bound = self._per_instance.get(obj)
-            if bound is None:
-                bound = self._per_instance[obj] = Jitted(types.MethodType(self.fn, obj), self.max_captures)
-        except TypeError:
-            raise TypeError(f"jit: @tl.jit on a method needs instances that can be weakly referenced and hashed; "
-                            f"{type(obj).__name__} cannot: jit the bound method instead, tl.jit(obj.method)") from None
+        own = getattr(obj, "__dict__", None)
+        if own is None:
+            raise TypeError(f"jit: @tl.jit on a method needs instances with a __dict__; {type(obj).__name__} has "
+                            "none: jit the bound method instead, tl.jit(obj.method)")
+        key = f"_tl_jit_{self.__name__}_{id(self):x}"
+        bound = own.get(key)
+        if bound is None:
+            bound = own[key] = Jitted(types.MethodType(self.fn, obj), self.max_captures)
         return bound
 
     @property
@@ -1190,9 +1221,10 @@ class Jitted:
         names = [self._arg_names[i] if i < len(self._arg_names) and self._arg_names[i] not in kwargs
                  else f"arg{i}" for i in range(len(args))] + list(kwnames)
         fn_name = re.sub(r"\W", "_", self.__name__)
-        if not fn_name.isidentifier() or keyword.iskeyword(fn_name):
+        if not fn_name.isidentifier() or keyword.iskeyword(fn_name) or fn_name in _RESERVED:
             fn_name = "step"
-        recorder = _Recorder(fn_name, names, list(values), modules, optimizers, _names_read(self.fn))
+        names_read = _names_read(self.fn, [type(m).forward for m in modules])
+        recorder = _Recorder(fn_name, names, list(values), modules, optimizers, names_read)
         with engine.observing(recorder):
             result = self.fn(*args, **kwargs)
         outputs = result if isinstance(result, tuple) else (result,)
@@ -1217,7 +1249,8 @@ class Jitted:
                 "an argument nor reachable from the function: one computed inside it in numpy, which a replay would "
                 "not compute again. Compute it with Tensor operations, or outside and pass it as an argument."
             )
-        made_inside = [t for t in recorder.externals if id(t) not in reachable]
+        made_inside = [t for t in recorder.externals  # (a tensor the library wrapped around a reachable array is fine)
+                       if id(t) not in reachable and id(t.data) not in reachable]
         if made_inside:
             shapes = ", ".join(str(t.shape) for t in made_inside)
             raise RuntimeError(
