@@ -853,3 +853,10 @@ def test_a_global_array_the_library_wraps_as_a_tensor_is_read_by_reference():
     assert jitted(x).item() == ns["step"](x).item() == 1.0
     ns["Y"][0] = 0.0
     assert jitted(x).item() == ns["step"](x).item() == 1.0 + 0.0
+
+
+def test_float_arguments_are_told_apart_by_their_bits():
+    jitted, x = tl.jit(lambda x, c: (x * c).sum()), Tensor([1.0, 2.0])
+    for c in (2.0, -0.0, 0.0, -0.0, float("nan"), -float("nan")):
+        assert jitted(x, c).data.tobytes() == (x * c).sum().data.tobytes(), c
+    assert len(jitted.captures) == 5  # 2.0, -0.0, 0.0 and the two NaNs

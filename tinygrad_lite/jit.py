@@ -1070,8 +1070,8 @@ def _guards(r: _Recorder) -> list[str]:
             guards += [f"{name} {'is' if v is w else 'is not'} {other}"  # the same tensor twice, or two tensors
                        for other, w in tensors]
             tensors.append((name, v))
-        elif isinstance(v, float):
-            guards.append(f"type({name}) is float and {name}.hex() == {v.hex()!r}")  # 2.0 is not 2, -0.0 not 0.0
+        elif isinstance(v, float):  # by its bytes: 2.0 is not 2, -0.0 not 0.0, nor one NaN another
+            guards.append(f"_same_constant({name}, {r._global('key', _constant_key(v, ''))})")
         elif v is None or isinstance(v, (bool, int, str)):
             guards.append(f"type({name}) is {type(v).__name__} and {name} == {v!r}")
         else:
@@ -1083,7 +1083,7 @@ def _guards(r: _Recorder) -> list[str]:
             for key, obj in items:
                 guards.append(f"{m_name}.{kind}.get({key!r}) is {_object_name(r, obj)}")
         for key, value in attributes:  # what forward may read besides them: negative_slope, p, a plain Tensor
-            guards.append(_same_value(r, f"{m_name}.__dict__.get({key!r})", key, value))
+            guards.append(_same_value(r, f"{m_name}.__dict__.get({key!r}, MISS)", key, value))
     for t, state in r.entry.values():
         name = _object_name(r, t)
         shape, dtype, requires_grad, no_grad = state
