@@ -33,6 +33,18 @@ class Mul(tl.Function):
         return g * y, g * x
 
 
+class MulMutatingY(Mul):
+    """Right gradients, then ``y += 1`` on the array forward saved, which is y's own data: a check that runs
+    backward more than once must notice its inputs changed."""
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        grads = (g * y, g * x)
+        y += 1.0
+        return grads
+
+
 class Square(tl.Function):
     # No docstring, on purpose: tl.explain falls back on the class name for an undocumented Function.
 
