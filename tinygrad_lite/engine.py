@@ -162,9 +162,9 @@ class Function:
     # needs_input_grad: one entry per positional argument of forward: is it a Tensor that wants a gradient?
     #   (lets backward skip work, e.g. the matmul that would give the gradient of a constant input)
     # saved_tensors: what forward saved for backward (_RELEASED once freed)
-    # seq: when the node was recorded; a node is always recorded after the nodes of its inputs
-    # recorded_at: the count of in-place changes anywhere when the node was recorded (see mark_modified)
-    __slots__ = ("inputs", "needs_input_grad", "saved_tensors", "seq", "recorded_at", "__dict__")
+    # seq: when the node was recorded; a node is always recorded after the nodes of its inputs, and an in-place
+    #   change after the node has a larger number (see mark_modified)
+    __slots__ = ("inputs", "needs_input_grad", "saved_tensors", "seq", "__dict__")
 
     # The array namespace backward formulas are written against (ctx.xp.exp, ctx.xp.where, ...). Its default,
     # ops.NUMPY_MATH, is assigned by ops.py right where it is defined (ops imports this module, so the engine
@@ -244,7 +244,6 @@ class Function:
         if recording and cls.differentiable and any(needs_grad):
             ctx.inputs = tuple(inputs)
             ctx.needs_input_grad = tuple(needs_grad)
-            ctx.recorded_at = _latest_change  # to tell at backward whether anything changed in place since
             ctx.seq = next(_sequence)
             result.requires_grad = True
             result._node = ctx
@@ -379,10 +378,10 @@ def run_update(optimizer: Any) -> None:
 
 
 # An in-place change takes a number from the counter nodes take their ``seq`` from, after the change: memory
-# changed after a node was recorded has a number above the node's. ``_latest_change`` is the latest such number;
-# a node keeps the value it had when recorded, and a backward that finds it the same knows nothing changed and
-# skips the check. (Under a lock: two threads' changes then take and write their numbers in the same order, so a
-# memory's last number is its highest, and no first change of a memory overwrites another's entry.)
+# changed after a node was recorded has a number above the node's. ``_latest_change`` is the latest such number:
+# a backward that finds it below the node's ``seq`` knows nothing changed since and skips the check. (Under a
+# lock: two threads' changes then take and write their numbers in the same order, so the latest number is the
+# highest, a memory's last number is its highest, and no first change of a memory overwrites another's entry.)
 _latest_change = -1
 _changes_lock = threading.Lock()
 # The memory changed in place: id of the array that owns it -> [a weak reference to it, its version (how many
@@ -562,7 +561,7 @@ def _run_node(node: Function, output: Tensor, grad: Any, create_graph: bool) -> 
     gradient per input (``None`` for an input that needs none)."""
     if node.saved_tensors is _RELEASED:
         raise _freed_graph_error(node)
-    if node.recorded_at != _latest_change:  # something changed in place since: was it saved here?
+    if _latest_change > node.seq:  # something changed in place since: was it saved here?
         _check_saved_versions(node, output)
     if create_graph:
         input_grads = _backward_on_tensors(node, output, grad)
