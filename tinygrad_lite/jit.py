@@ -202,7 +202,7 @@ def _reachable(fn: Callable, depth: int = 3) -> tuple[list, list, set]:
                 for name in code.co_names:
                     if name in obj.__globals__:
                         visit(obj.__globals__[name], level - 1)
-        elif level > 0 and hasattr(obj, "func") and hasattr(obj, "args"):  # functools.partial
+        elif level > 0 and isinstance(obj, partial):
             visit(obj.func, level)
             for a in obj.args:
                 visit(a, level - 1)
@@ -832,9 +832,7 @@ def _fold_constants(r: _Recorder, lines: list[str]) -> list[str]:
     capture's own result becomes a constant of the code. Same numpy call, same bits, one kernel less per step."""
     nodes = [_statement(line) for line in lines]
     stores = [name for node in nodes if node is not None for name in _names(node, ast.Store)]
-    changed = {n.value.id for node in nodes if node is not None for n in ast.walk(node)
-               if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)}
-    changed |= {node.target.id for node in nodes if isinstance(node, ast.AugAssign)}
+    changed = _changed_in_place(nodes)  # (with out=: the sigmoid's np.tanh(s, out=s) writes into its own value)
     escaping = {n.id for node in nodes if node is not None for c in ast.walk(node)  # stored in .grad, returned
                 if isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "_make" for n in ast.walk(c)
                 if isinstance(n, ast.Name)}
