@@ -860,3 +860,14 @@ def test_float_arguments_are_told_apart_by_their_bits():
     for c in (2.0, -0.0, 0.0, -0.0, float("nan"), -float("nan")):
         assert jitted(x, c).data.tobytes() == (x * c).sum().data.tobytes(), c
     assert len(jitted.captures) == 5  # 2.0, -0.0, 0.0 and the two NaNs
+
+
+def test_a_model_passed_as_a_partial_keyword_is_reachable():
+    import functools
+
+    tl.manual_seed(0)
+    model = nn.Linear(3, 1, dtype=np.float64)
+    jitted = tl.jit(functools.partial(lambda x, model: (model(x) ** 2).sum(), model=model))
+    x = Tensor(np.ones((2, 3)))
+    for _ in range(2):
+        assert jitted(x).data.tobytes() == (model(x) ** 2).sum().data.tobytes()

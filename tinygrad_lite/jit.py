@@ -204,7 +204,7 @@ def _reachable(fn: Callable, depth: int = 3) -> tuple[list, list, set]:
                         visit(obj.__globals__[name], level - 1)
         elif level > 0 and isinstance(obj, partial):
             visit(obj.func, level)
-            for a in obj.args:
+            for a in (*obj.args, *obj.keywords.values()):
                 visit(a, level - 1)
         elif isinstance(obj, dict) and level > 0:
             for value in list(obj.values())[:64]:
