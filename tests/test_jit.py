@@ -171,8 +171,9 @@ def test_the_iris_step_is_plain_numpy_named_after_parameters_with_the_update_las
     assert "    # Linear forward in model_0 (Linear)\n    linear = np.dot(X, w0.T, buffer_linear)\n" in body
     assert "grad_w0 = np.dot(grad_linear.T, X)" in body
     lines = [line.strip() for line in body.splitlines()]
-    assert lines[-7:] == ["lr = float(opt.lr)", "step_w0 = np.multiply(lr, w0_t.grad.data, out=buffer_step_w0)",
-                          "w0 -= step_w0", "step_w2 = np.multiply(lr, w2_t.grad.data, out=buffer_step_w2)",
+    assert lines[-8:] == ["lr = float(opt.lr)", "lr_as_float64[()] = lr  # a 0-d array: numpy's faster operand",
+                          "step_w0 = np.multiply(lr_as_float64, w0_t.grad.data, out=buffer_step_w0)",
+                          "w0 -= step_w0", "step_w2 = np.multiply(lr_as_float64, w2_t.grad.data, out=buffer_step_w2)",
                           "w2 -= step_w2", "mark_modified(w0_t, w2_t)",
                           "return Tensor._make(sigmoid_2), Tensor._make(mul)"]
     compile(source, "<show-code>", "exec")  # what it prints is the code that runs
