@@ -225,3 +225,28 @@ def test_np_dot_gives_the_bits_of_matmul_for_two_matrices():
                      (a, a.T), (a.T, a)]
             for x, y in pairs:
                 assert (x @ y).tobytes() == np.dot(x, y).tobytes(), (dtype, x.shape, y.shape)
+
+
+def test_two_models_with_the_same_parameter_names_each_keep_their_own_variable():
+    """Two models of the same layout both have a ``0.weight``; the step trains one and can reach the other (a
+    dict of models, say), so the guards check both. Each gets a name of its own in the generated code: a shared
+    name once bound the other model's weight in place of the trained one, and every call captured again."""
+    systems = []
+    for jitted in (False, True):
+        models = {"student": _mlp((3, 4, 2), nn.Tanh, np.float64, seed=0),
+                  "teacher": _mlp((3, 4, 2), nn.Tanh, np.float64, seed=1)}
+        opt = optim.SGD(models["student"].parameters(), lr=0.1)
+
+        def step(x, models=models, opt=opt):
+            loss = (models["student"](x) ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        systems.append((models["student"], tl.jit(step) if jitted else step))
+    (eager_student, eager), (jit_student, jitted) = systems
+    for x, _ in _batches(6, 5, 3, 2, np.float64):
+        assert eager(x).data.tobytes() == jitted(x).data.tobytes()
+    _assert_same_models(eager_student, jit_student)
+    assert jitted.captured == 1 and jitted.calls == 6

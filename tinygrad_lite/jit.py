@@ -430,9 +430,8 @@ class _Recorder(engine.Observer):
         self.prologue: list[str] = []
         for name, v in zip(arg_names, values):
             if isinstance(v, Tensor):
-                array = self._name(name)
+                array = self._tensor_names(name)
                 self.params.append((array + "_t", v))
-                self.used.add(array + "_t")
                 self._bind_tensor(v, array)
                 self.prologue.append(f"{array} = {array}_t.data")
             else:
@@ -456,6 +455,14 @@ class _Recorder(engine.Observer):
             n += 1
             name = f"{stem}_{n}"
         self.used.add(name)
+        return name
+
+    def _tensor_names(self, stem: str) -> str:
+        """A name for a tensor's array whose ``_t`` form (the Tensor's) is free too; both are taken."""
+        name = self._name(stem)
+        while name + "_t" in self.used:
+            name = self._name(stem)
+        self.used.add(name + "_t")
         return name
 
     def _global(self, stem: str, value: Any) -> str:
@@ -483,7 +490,7 @@ class _Recorder(engine.Observer):
         name = self.value_of.get(id(t))
         if name is None:
             self._snapshot(t)
-            name = self._name(self.param_names.get(id(t), "t"))
+            name = self._tensor_names(self.param_names.get(id(t), "t"))
             self._bind_tensor(t, name)
             self.namespace[name + "_t"] = t
             self.prologue.append(f"{name} = {name}_t.data")
@@ -1020,8 +1027,8 @@ def _into_buffers(r: _Recorder, lines: list[str], results: list[str]) -> list[st
         try:
             with np.errstate(all="ignore"):
                 exec(lines[i], scope)  # noqa: S102 - the line as it was, on the capture's arrays
-        except NameError:  # it reads an argument's tensor (p_t.grad): checked only by running, so left as it is
-            continue
+        except Exception:  # noqa: BLE001 - it reads what the capture cannot evaluate (an argument's p_t.grad):
+            continue  # left as it is
         if r._checked([rewritten], {name: scope[name]}, keep=False):
             out[i] = rewritten
     return out
