@@ -15,6 +15,8 @@ import tinygrad_lite as tl
 from tinygrad_lite import Tensor, nn, optim
 from tinygrad_lite.nn import functional as F
 
+from .protocol import half_sse_loss
+
 __all__ = ["build_model", "loss_fn", "training_step", "train", "article_weights", "Progress"]
 
 Progress = Callable[[int, float], object]  # progress(steps_done, current loss)
@@ -50,18 +52,22 @@ def loss_fn(out: Tensor, Y: Tensor) -> Tensor:
     return 0.5 * F.mse_loss(out, Y, reduction="sum")
 
 
-def training_step(model: nn.Module, lr: float) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+def training_step(model: nn.Module, lr: float) -> Callable[[Tensor, Tensor], Tensor]:
     """One full-batch step of gradient descent with step ``lr`` on ``L = ½·Σ(Y − out)²``, as a function of
-    ``(X, Y)`` that returns ``(out, loss)``: forward, loss, ``zero_grad``, ``loss.backward()``, the SGD update."""
+    ``(X, Y)`` that returns ``out``: forward, loss, ``zero_grad``, ``loss.backward()``, the SGD update.
+
+    It returns the output, not the loss: the article's loop never computes the loss's value either, only its
+    gradient, and under ``tl.jit`` a value nobody returns is not computed (``train`` works the loss out from
+    ``out`` when it reports progress)."""
     opt = optim.SGD(model.parameters(), lr=lr)
 
-    def train_step(X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
+    def train_step(X: Tensor, Y: Tensor) -> Tensor:
         out = model(X)
         loss = loss_fn(out, Y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return out, loss
+        return out
 
     return train_step
 
@@ -90,9 +96,9 @@ def train(
     abs_err_sums = np.empty(steps)
     abs_err = None  # out − Y in the array the first step allocates: the same elements and sums, no new arrays
     for i in range(steps):
-        out, loss = step(X, Y)
+        out = step(X, Y)
         abs_err = np.subtract(out.data, Y.data, out=abs_err)
         abs_err_sums[i] = np.add.reduce(np.abs(abs_err, out=abs_err), axis=None)  # for the curve the article plots
         if progress is not None and ((i + 1) % progress_every == 0 or i + 1 == steps):
-            progress(i + 1, float(loss.data))
+            progress(i + 1, half_sse_loss(Y.data, out.data))  # L of the weights before this step, as loss.backward saw
     return abs_err_sums / Y.data.size  # mean|Y − out| of each step
