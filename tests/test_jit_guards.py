@@ -871,3 +871,27 @@ def test_a_model_passed_as_a_partial_keyword_is_reachable():
     x = Tensor(np.ones((2, 3)))
     for _ in range(2):
         assert jitted(x).data.tobytes() == (model(x) ** 2).sum().data.tobytes()
+
+
+@pytest.mark.parametrize("dtypes", [(np.float64, np.float32), (np.float32, np.float64)])
+def test_a_gradient_from_before_the_call_is_guarded_by_its_dtype_and_shape(dtypes):
+    """A step that updates with a .grad it did not compute (set by hand, or accumulated from earlier calls) was
+    written for that .grad's dtype: eager's lr·g follows whatever dtype comes, so another captures again."""
+    param_dtype, other = dtypes
+    g = np.random.RandomState(0).standard_normal(2000)
+    grads = [g.astype(param_dtype), g.astype(other), g.astype(other), g[:1].astype(param_dtype)]
+
+    def build():
+        w = Tensor(np.linspace(0.3, 2.9, 2000).astype(param_dtype), requires_grad=True)
+        opt = optim.SGD([w], lr=0.1)
+
+        def step(x):
+            opt.step()
+            return (w * x).sum()
+
+        return step, [w], lambda i: (Tensor(np.ones(2000, param_dtype)),)
+
+    def set_grad(i, tensors):
+        tensors[0].grad = Tensor(grads[i])
+
+    _eager_and_jit(build, calls=4, between=set_grad)

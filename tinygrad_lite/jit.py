@@ -416,6 +416,7 @@ class _Recorder(engine.Observer):
         inputs = [v for v in values if isinstance(v, Tensor)]
         self.arg_ids = {id(t) for t in inputs}
         self.arg_had_no_grad = {id(t): t.grad is None for t in inputs}  # as the call began: the step may set it
+        self.grad_state = {id(t): _grad_state(t) for t in inputs}  # the .grad's shape and dtype as the call began
         self.alive: list[Any] = []  # every object whose id is a key: no id is reused while recording
         self.param_names = self.names_of_objects = _parameter_names(modules)
         self.entry: dict[int, tuple] = {}  # id(Tensor) -> (tensor, its state when the call began)
@@ -484,6 +485,7 @@ class _Recorder(engine.Observer):
     def _snapshot(self, t: Tensor) -> None:
         if id(t) not in self.entry and id(t) not in self.arg_ids:  # arguments are checked by the cache key
             self.entry[id(t)] = (t, (t.data.shape, t.data.dtype, t.requires_grad, t.grad is None))
+            self.grad_state[id(t)] = _grad_state(t)
 
     def _tensor(self, t: Tensor) -> str:
         """The name of a Tensor's array; a tensor the step has not seen is read from outside at every call."""
@@ -727,7 +729,7 @@ class _Recorder(engine.Observer):
                 if p.grad is not None:  # whether it has one is the same at every replay (the guards)
                     dtype = p.grad.data.dtype
                     factor = lr
-                    if dtype.kind == "f":
+                    if dtype.kind == "f":  # (a .grad from before the call: its dtype is guarded, see _grad_state)
                         if dtype not in as_array:
                             zero_d = np.array(float(optimizer.lr), dtype)
                             as_array[dtype] = self._name(f"lr_as_{dtype.name}")
@@ -1236,7 +1238,18 @@ def _tensor_guards(r: _Recorder, name: str, t: Tensor, no_grad: bool | None) -> 
               f"{name}.requires_grad {'is' if isinstance(requires_grad, bool) else '=='} {requires_grad!r}"]
     if no_grad is not None:
         guards.append(f"{name}.grad is {'' if no_grad else 'not '}None")
+    grad = r.grad_state.get(id(t))
+    if no_grad is False and grad is not None:  # a .grad the step reads (adds to, updates with): as it was
+        grad_dtype = r._literal(grad[1], "dtype")
+        guards += [f"{name}.grad.data.shape == {grad[0]!r}",
+                   f"({name}.grad.data.dtype is {grad_dtype} or {name}.grad.data.dtype == {grad_dtype})"]
     return guards
+
+
+def _grad_state(t: Tensor) -> tuple | None:
+    """The shape and dtype of a tensor's ``.grad`` (None without one): a replay that reads it (to add to it, or
+    in the update) was written for these, and eager's arithmetic would follow another dtype."""
+    return None if t.grad is None else (t.grad.data.shape, t.grad.data.dtype)
 
 
 def _object_name(r: _Recorder, obj: Any) -> str:
