@@ -1095,12 +1095,12 @@ def _numbers_as_arrays(r: _Recorder, lines: list[str]) -> list[str]:
             return number
         value, dtype = float(number.value), _float_array_dtype(r, other)
         if dtype is None or not math.isfinite(value) or float(np.array(value, dtype)) != value:
-            return number  # (exactly representable, so that a comparison such as Relu's x > 0 is the same too)
+            return number  # only a number the dtype holds exactly: the 0-d array is then the number itself
         key = (value, dtype.str)
         if key not in made:
             zero_d = np.array(value, dtype)
             zero_d.setflags(write=False)
-            stem = _NUMBER_NAMES.get(value, "number")
+            stem = _NUMBER_NAMES.get(value, f"number_{value!r}")
             made[key] = r._name(stem if dtype == np.float64 else f"{stem}_{dtype.name}")
             r.namespace[made[key]] = zero_d
         return ast.Name(made[key], ast.Load())
@@ -1108,12 +1108,13 @@ def _numbers_as_arrays(r: _Recorder, lines: list[str]) -> list[str]:
     class Rewrite(ast.NodeTransformer):
         def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
             self.generic_visit(node)
-            node.left, node.right = as_array(node.left, node.right), as_array(node.right, node.left)
+            if type(node.op) in _UFUNCS:  # not **: numpy computes x ** 0.5 as a square root for a number only
+                node.left, node.right = as_array(node.left, node.right), as_array(node.right, node.left)
             return node
 
         def visit_AugAssign(self, node: ast.AugAssign) -> ast.stmt:
             self.generic_visit(node)
-            if isinstance(node.target, ast.Name):
+            if isinstance(node.target, ast.Name) and type(node.op) in _UFUNCS:
                 node.value = as_array(node.value, ast.Name(node.target.id, ast.Load()))
             return node
 
