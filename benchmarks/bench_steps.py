@@ -300,13 +300,16 @@ LIMITS = """## What limits each figure
   allocated once (the case study's numpy loop, the "preallocated buffers" row, about 0.8× of the plain
   step) eager takes about 3.5×.
 - **W1 jit.** A replay is one call of the generated step (docs/jit.md): straight numpy, no Function calls,
-  matrix products as `np.dot` into buffers allocated once (less call overhead than `@`, the same bits). What
-  it still does that the hand-written step does not: enter the jitted function (~0.5 µs: a method call and a
-  lock) and check its guards (about 40 attribute reads and identity checks, ~1.5 µs); wrap the loss and two
-  gradients in Tensors and give the weights new versions (~1 µs); compute the loss as eager does (squares, a
-  pairwise sum, ×½, where the hand-written step uses one `np.dot`, with other bits) and σ as ½ + ½·tanh(x/2)
-  (numpy's `tanh` of 500 elements takes about 0.9 µs longer than its `exp`). Those are the price of being
-  bit-identical to eager and never silently wrong; buffers and `np.dot` win back most of it, not all.
+  matrix products as `np.dot` into buffers allocated once (less call overhead than `@`, the same bits), and
+  numbers as 0-d arrays of their operand's dtype (numpy takes a Python number about 250 ns slower per call,
+  and a W1 step has a dozen). What it still does that the hand-written step does not: enter the jitted
+  function (~0.4 µs: a method call and a lock), check its guards (about 45 attribute reads and identity
+  checks, ~1.7 µs), wrap the loss and two gradients in Tensors and give the weights new versions (~1.1 µs);
+  compute the loss as eager does (squares and numpy's pairwise sum, where the hand-written step uses one
+  `np.dot`: 5 % faster here, but for 10⁷ float32 elements 3·10⁻⁵ off where the pairwise sum is 10⁻⁸ off, so
+  eager keeps the sum) and σ as ½ + ½·tanh(x/2). Those are the price of being bit-identical to eager and never
+  silently wrong; buffers, `np.dot` and 0-d numbers win most of it back, so the ratio sits at about 1.0 and
+  moves by a few hundredths from run to run on this VM.
 - **W2.** Per-node overhead matters less (arrays of 128×128), but the framework still does more numpy work:
   cross-entropy is `log_softmax` and a negative log-likelihood (two nodes, as in PyTorch) whose backward
   passes through both, where the hand-written step computes the gradient `(softmax − Y)/N` at once; and
