@@ -415,7 +415,6 @@ class _Recorder(engine.Observer):
         self.op_name: dict[int, str] = {}  # id(Function instance) -> its name
         inputs = [v for v in values if isinstance(v, Tensor)]
         self.arg_ids = {id(t) for t in inputs}
-        self.arg_had_no_grad = {id(t): t.grad is None for t in inputs}  # as the call began: the step may set it
         self.grad_state = {id(t): _grad_state(t) for t in inputs}  # the .grad's shape and dtype as the call began
         self.alive: list[Any] = []  # every object whose id is a key: no id is reused while recording
         self.param_names = self.names_of_objects = _parameter_names(modules)
@@ -1176,7 +1175,7 @@ def _guards(r: _Recorder) -> list[str]:
     for name, v in r.params:
         if isinstance(v, Tensor):  # with whether it had a .grad when the call began (stored into, or added to)
             guards.append(f"isinstance({name}, Tensor)")
-            guards += _tensor_guards(r, name, v, r.arg_had_no_grad[id(v)])
+            guards += _tensor_guards(r, name, v, r.grad_state[id(v)] is None)
             guards += [f"{name} {'is' if v is w else 'is not'} {other}"  # the same tensor twice, or two tensors
                        for other, w in tensors]
             tensors.append((name, v))
